@@ -1,0 +1,151 @@
+//! Reading documents: a contract file (text, Markdown, HTML, DOCX, PDF) becomes
+//! one [`Document`]: its extracted text plus the blocks (paragraphs, headings,
+//! list items, table cells) that text is made of, with page numbers where known.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// Default largest input file accepted, in bytes (50 MB).
+pub const DEFAULT_MAX_BYTES: u64 = 50 * 1024 * 1024;
+
+/// The format a document was read as, detected from content first, extension second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Text,
+    Markdown,
+    Html,
+    Docx,
+    Pdf,
+}
+
+/// What a block of text is in the source layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockKind {
+    Heading,
+    Paragraph,
+    ListItem,
+    TableCell,
+}
+
+/// One block of the document. `span` is a byte range into [`Document::text`] and
+/// `text == document.text[span]` always holds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Block {
+    pub kind: BlockKind,
+    pub span: Range<usize>,
+    /// 1-based page number, for paged formats (PDF).
+    pub page: Option<u32>,
+}
+
+/// A document read from a file: the extracted text and its blocks, in reading order.
+/// Blocks are separated in `text` by a blank line.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Document {
+    pub path: PathBuf,
+    pub format: Format,
+    pub text: String,
+    pub blocks: Vec<Block>,
+    /// Things the user should know about the reading (e.g. a legacy encoding was guessed).
+    pub warnings: Vec<String>,
+}
+
+impl Document {
+    pub fn block_text(&self, block: &Block) -> &str {
+        &self.text[block.span.clone()]
+    }
+}
+
+/// Limits and choices for reading.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Files larger than this are refused.
+    pub max_bytes: u64,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self { max_bytes: DEFAULT_MAX_BYTES }
+    }
+}
+
+/// Why a file could not be read. Display strings are lowercase, name no path (the
+/// caller prefixes `path: `) and say what to do where there is something to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("no such file")]
+    NotFound,
+    #[error("is a directory, not a file")]
+    IsDirectory,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("file is empty")]
+    Empty,
+    #[error("file is {size} bytes, over the limit of {limit} bytes (raise it with --max-bytes)")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("not a document TermScore can read ({0})")]
+    Unsupported(String),
+    #[error("corrupt {format} file: {detail}")]
+    Corrupt { format: &'static str, detail: String },
+    #[error("PDF is encrypted; decrypt it first (for example `qpdf --decrypt in.pdf out.pdf`)")]
+    Encrypted,
+    #[error("PDF has no text layer (a scanned image?); run OCR on it first, e.g. `ocrmypdf`")]
+    NoTextLayer,
+    #[error("document contains no text")]
+    NoText,
+}
+
+/// Reads a file from disk. See [`read_bytes`].
+pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<Document, ReadError> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ReadError::NotFound),
+        Err(e) => return Err(ReadError::Io(e)),
+    };
+    if meta.is_dir() {
+        return Err(ReadError::IsDirectory);
+    }
+    if meta.len() > opts.max_bytes {
+        return Err(ReadError::TooLarge { size: meta.len(), limit: opts.max_bytes });
+    }
+    let bytes = std::fs::read(path)?;
+    read_bytes(path, &bytes, opts)
+}
+
+/// Reads a document from memory; `path` is used for the extension hint and reporting.
+pub fn read_bytes(path: &Path, bytes: &[u8], opts: &ReadOptions) -> Result<Document, ReadError> {
+    if bytes.len() as u64 > opts.max_bytes {
+        return Err(ReadError::TooLarge { size: bytes.len() as u64, limit: opts.max_bytes });
+    }
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ReadError::Empty);
+    }
+    // NOTE: placeholder reader (plain UTF-8 text only), replaced by the format readers.
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ReadError::Unsupported("not UTF-8 text".into()))?;
+    Ok(from_paragraphs(path, Format::Text, text.split("\n\n").map(|p| (BlockKind::Paragraph, p.trim().to_string(), None))))
+}
+
+/// Builds a [`Document`] from blocks in reading order, joining them with blank lines.
+pub fn from_paragraphs(
+    path: &Path,
+    format: Format,
+    blocks: impl IntoIterator<Item = (BlockKind, String, Option<u32>)>,
+) -> Document {
+    let mut text = String::new();
+    let mut out = Vec::new();
+    for (kind, block, page) in blocks {
+        let block = block.trim();
+        if block.is_empty() {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        let start = text.len();
+        text.push_str(block);
+        out.push(Block { kind, span: start..text.len(), page });
+    }
+    Document { path: path.to_path_buf(), format, text, blocks: out, warnings: Vec::new() }
+}
