@@ -1,0 +1,70 @@
+//! Model cards: a trained classifier and its training log become a Markdown card.
+//! The held-out results are appended by `termscore eval --card`.
+
+use std::fmt::Write;
+
+use super::dataset::Dataset;
+use super::metrics::Report;
+use super::model::Classifier;
+use super::train::TrainLog;
+
+/// The training part of a model card.
+pub fn training_card(model: &Classifier, log: &TrainLog, train: &[Dataset], dev: &[Dataset]) -> String {
+    let mut s = String::new();
+    let m = &model.meta;
+    let _ = writeln!(s, "# TermScore clause classifier\n");
+    let _ = writeln!(
+        s,
+        "Multi-label classifier over {} clause labels (see `data/taxonomy.toml`). Encoder: `{}` \
+         (weights sha256 `{}`), frozen; head: label-wise attention over its token states \
+         (attention size {}), a linear layer over the mean-pooled embedding and a linear layer \
+         over hashed TF-IDF word unigrams and bigrams ({} buckets), trained jointly.\n",
+        m.labels.len(),
+        m.encoder.name,
+        &m.encoder.sha256[..12.min(m.encoder.sha256.len())],
+        m.head.attn_dim,
+        m.head.buckets
+    );
+    let _ = writeln!(s, "## Training\n");
+    let _ = writeln!(s, "| file | examples | labels annotated |\n|---|---|---|");
+    for set in train.iter().chain(dev) {
+        let role = if train.iter().any(|t| std::ptr::eq(t, set)) { "train" } else { "dev" };
+        let _ = writeln!(s, "| `{}` ({role}) | {} | {} |", set.path.display(), set.examples.len(), set.scope.len());
+    }
+    let _ = writeln!(
+        s,
+        "\n{} training and {} dev examples; best epoch {} of {} (dev macro-F1 with tuned \
+         thresholds), {:.0} s in all. Settings: `{}`.\n",
+        log.train_examples,
+        log.dev_examples,
+        log.best_epoch,
+        log.epochs.len(),
+        log.seconds,
+        m.training.get("options").map(|o| o.to_string()).unwrap_or_default()
+    );
+    let _ = writeln!(s, "| epoch | train loss | dev macro-F1 | seconds |\n|---|---|---|---|");
+    for e in &log.epochs {
+        let f1 = e.dev_macro_f1.map(|f| format!("{f:.4}")).unwrap_or_else(|| "-".into());
+        let _ = writeln!(s, "| {} | {:.4} | {f1} | {:.0} |", e.epoch, e.train_loss, e.seconds);
+    }
+    s
+}
+
+/// A Markdown table of an evaluation report.
+pub fn report_table(title: &str, report: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "### {title}\n");
+    let _ = writeln!(
+        s,
+        "{} examples; micro-F1 {:.3}, macro-F1 {:.3} over {} labels.\n",
+        report.examples,
+        report.micro_f1,
+        report.macro_f1,
+        report.per_label.len()
+    );
+    let _ = writeln!(s, "| label | precision | recall | F1 | support |\n|---|---|---|---|---|");
+    for (label, r) in &report.per_label {
+        let _ = writeln!(s, "| {label} | {:.3} | {:.3} | {:.3} | {} |", r.precision, r.recall, r.f1, r.support);
+    }
+    s
+}

@@ -1,0 +1,149 @@
+//! Evaluation: predicted probabilities and gold labels become per-label precision,
+//! recall and F1, micro and macro F1, and tuned decision thresholds.
+
+use std::collections::BTreeMap;
+
+/// Scores of one label.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LabelScores {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// Gold positives.
+    pub support: usize,
+}
+
+/// The `eval` report. JSON keys are part of the interface.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Report {
+    pub micro_f1: f64,
+    pub macro_f1: f64,
+    pub per_label: BTreeMap<String, LabelScores>,
+    /// Examples evaluated.
+    pub examples: usize,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    tp: usize,
+    fp: usize,
+    fn_: usize,
+}
+
+impl Counts {
+    fn scores(self) -> LabelScores {
+        let p = ratio(self.tp, self.tp + self.fp);
+        let r = ratio(self.tp, self.tp + self.fn_);
+        LabelScores { precision: p, recall: r, f1: f1(p, r), support: self.tp + self.fn_ }
+    }
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+fn f1(p: f64, r: f64) -> f64 {
+    if p + r == 0.0 {
+        0.0
+    } else {
+        2.0 * p * r / (p + r)
+    }
+}
+
+/// Evaluates `predicted` label sets against `gold`, over the labels in `labels` (the
+/// labels that occur in the gold file). Macro-F1 averages those labels equally.
+pub fn evaluate(labels: &[String], gold: &[Vec<String>], predicted: &[Vec<String>]) -> Report {
+    let mut counts: BTreeMap<&str, Counts> = labels.iter().map(|l| (l.as_str(), Counts::default())).collect();
+    for (g, p) in gold.iter().zip(predicted) {
+        for (label, c) in counts.iter_mut() {
+            let in_gold = g.iter().any(|x| x == label);
+            let in_pred = p.iter().any(|x| x == label);
+            match (in_gold, in_pred) {
+                (true, true) => c.tp += 1,
+                (false, true) => c.fp += 1,
+                (true, false) => c.fn_ += 1,
+                (false, false) => {}
+            }
+        }
+    }
+    let total = counts.values().fold(Counts::default(), |a, c| Counts { tp: a.tp + c.tp, fp: a.fp + c.fp, fn_: a.fn_ + c.fn_ });
+    let per_label: BTreeMap<String, LabelScores> = counts.iter().map(|(l, c)| (l.to_string(), c.scores())).collect();
+    let macro_f1 = if per_label.is_empty() {
+        0.0
+    } else {
+        per_label.values().map(|s| s.f1).sum::<f64>() / per_label.len() as f64
+    };
+    Report { micro_f1: total.scores().f1, macro_f1, per_label, examples: gold.len() }
+}
+
+/// The threshold on `probs` that maximises F1 against `gold` (booleans), searched over
+/// the observed probabilities; ties go to the threshold in the middle of the best run,
+/// and `fallback` is used when there are no positives.
+pub fn best_threshold(probs: &[f32], gold: &[bool], fallback: f32) -> (f32, f64) {
+    let positives = gold.iter().filter(|&&g| g).count();
+    if positives == 0 {
+        return (fallback, 0.0);
+    }
+    let mut order: Vec<usize> = (0..probs.len()).collect();
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut best = (fallback, -1.0f64);
+    for (rank, &i) in order.iter().enumerate() {
+        if gold[i] {
+            tp += 1;
+        } else {
+            fp += 1;
+        }
+        // Cut only between distinct probabilities.
+        let next = order.get(rank + 1).map(|&j| probs[j]);
+        if next == Some(probs[i]) {
+            continue;
+        }
+        let p = tp as f64 / (tp + fp) as f64;
+        let r = tp as f64 / positives as f64;
+        let score = f1(p, r);
+        if score > best.1 {
+            let lower = next.unwrap_or(0.0);
+            best = ((probs[i] + lower) / 2.0, score);
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(xs: &[&str]) -> Vec<String> {
+        xs.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn per_label_micro_and_macro_scores() {
+        let labels = v(&["a", "b"]);
+        let gold = vec![v(&["a"]), v(&["a", "b"]), v(&[]), v(&["b"])];
+        let pred = vec![v(&["a"]), v(&["b"]), v(&["a"]), v(&[])];
+        let r = evaluate(&labels, &gold, &pred);
+        let a = r.per_label["a"];
+        assert_eq!((a.precision, a.recall, a.support), (0.5, 0.5, 2));
+        let b = r.per_label["b"];
+        assert_eq!((b.precision, b.recall, b.support), (1.0, 0.5, 2));
+        assert!((r.macro_f1 - (0.5 + 2.0 / 3.0) / 2.0).abs() < 1e-12);
+        // micro: tp 2, fp 1, fn 2
+        assert!((r.micro_f1 - 2.0 * (2.0 / 3.0) * 0.5 / (2.0 / 3.0 + 0.5)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn threshold_separates_when_it_can() {
+        let probs = [0.9, 0.8, 0.35, 0.3, 0.1];
+        let gold = [true, true, true, false, false];
+        let (t, f) = best_threshold(&probs, &gold, 0.5);
+        assert!((t - 0.325).abs() < 1e-6, "{t}");
+        assert_eq!(f, 1.0);
+        assert_eq!(best_threshold(&probs, &[false; 5], 0.5), (0.5, 0.0));
+    }
+}

@@ -1,0 +1,247 @@
+//! The label taxonomy: `data/taxonomy.toml` becomes the list of clause labels with their
+//! definitions, risk for each side, evidence patterns and advice, plus the rules for
+//! missing protections and negotiation notes.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use serde::Deserialize;
+
+/// The side of the contract a score is computed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The freelancer, studio or licensor who delivers work or grants rights.
+    Provider,
+    /// The agency or company receiving the work or rights.
+    Client,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Provider => "provider",
+            Side::Client => "client",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize)]
+pub struct Risk {
+    pub provider: i8,
+    pub client: i8,
+}
+
+impl Risk {
+    pub fn for_side(&self, side: Side) -> i8 {
+        match side {
+            Side::Provider => self.provider,
+            Side::Client => self.client,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelDef {
+    pub id: String,
+    pub name: String,
+    pub group: String,
+    pub source: String,
+    pub definition: String,
+    pub risk: Risk,
+    #[serde(default)]
+    pub evidence: Vec<String>,
+    pub why_provider: Option<String>,
+    pub suggest_provider: Option<String>,
+    pub why_client: Option<String>,
+    pub suggest_client: Option<String>,
+}
+
+impl LabelDef {
+    pub fn why(&self, side: Side) -> Option<&str> {
+        match side {
+            Side::Provider => self.why_provider.as_deref(),
+            Side::Client => self.why_client.as_deref(),
+        }
+    }
+
+    pub fn suggestion(&self, side: Side) -> Option<&str> {
+        match side {
+            Side::Provider => self.suggest_provider.as_deref(),
+            Side::Client => self.suggest_client.as_deref(),
+        }
+    }
+}
+
+/// A protection the whole contract should contain for one side.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MissingRule {
+    pub id: String,
+    pub side: Side,
+    /// Present if any of these labels is present.
+    pub protective_labels: Vec<String>,
+    /// The rule applies only when one of these labels is present (empty: always).
+    #[serde(default)]
+    pub when_any: Vec<String>,
+    pub why: String,
+    pub suggestion: String,
+}
+
+/// Advice shown when a label appears.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Note {
+    pub id: String,
+    pub side: Side,
+    pub when_any: Vec<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    version: u32,
+    #[serde(default)]
+    group: Vec<Group>,
+    label: Vec<LabelDef>,
+    #[serde(default)]
+    missing: Vec<MissingRule>,
+    #[serde(default)]
+    note: Vec<Note>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TaxonomyError {
+    #[error("failed to read `{path}`: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("`{path}` is not a valid taxonomy: {detail}")]
+    Invalid { path: PathBuf, detail: String },
+}
+
+/// The parsed taxonomy with compiled evidence patterns.
+#[derive(Debug, Clone)]
+pub struct Taxonomy {
+    pub groups: Vec<Group>,
+    pub labels: Vec<LabelDef>,
+    pub missing: Vec<MissingRule>,
+    pub notes: Vec<Note>,
+    evidence: Vec<Vec<Regex>>,
+    by_id: BTreeMap<String, usize>,
+}
+
+/// The taxonomy bundled with the binary (data/taxonomy.toml at build time).
+pub const BUNDLED: &str = include_str!("../../data/taxonomy.toml");
+
+impl Taxonomy {
+    pub fn bundled() -> Self {
+        Self::parse(BUNDLED, Path::new("data/taxonomy.toml"))
+            .unwrap_or_else(|e| panic!("the bundled taxonomy is checked by tests: {e}"))
+    }
+
+    pub fn load(path: &Path) -> Result<Self, TaxonomyError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| TaxonomyError::Io { path: path.to_path_buf(), source })?;
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Self, TaxonomyError> {
+        let invalid = |detail: String| TaxonomyError::Invalid { path: path.to_path_buf(), detail };
+        let file: File = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        if file.version != 1 {
+            return Err(invalid(format!("unsupported version {}", file.version)));
+        }
+        let mut by_id = BTreeMap::new();
+        let groups: HashSet<&str> = file.group.iter().map(|g| g.id.as_str()).collect();
+        let mut evidence = Vec::with_capacity(file.label.len());
+        for (i, label) in file.label.iter().enumerate() {
+            if by_id.insert(label.id.clone(), i).is_some() {
+                return Err(invalid(format!("label `{}` is defined twice", label.id)));
+            }
+            if !groups.is_empty() && !groups.contains(label.group.as_str()) {
+                return Err(invalid(format!("label `{}` names unknown group `{}`", label.id, label.group)));
+            }
+            for side in [Side::Provider, Side::Client] {
+                if label.risk.for_side(side) < 0 && (label.why(side).is_none() || label.suggestion(side).is_none()) {
+                    return Err(invalid(format!(
+                        "label `{}` is a risk for the {} but lacks why_{} or suggest_{}",
+                        label.id,
+                        side.as_str(),
+                        side.as_str(),
+                        side.as_str()
+                    )));
+                }
+            }
+            let patterns = label
+                .evidence
+                .iter()
+                .map(|p| Regex::new(p).map_err(|e| invalid(format!("label `{}`: bad evidence pattern: {e}", label.id))))
+                .collect::<Result<Vec<_>, _>>()?;
+            evidence.push(patterns);
+        }
+        let known = |id: &str| by_id.contains_key(id);
+        for rule in &file.missing {
+            for id in rule.protective_labels.iter().chain(&rule.when_any) {
+                if !known(id) {
+                    return Err(invalid(format!("missing-protection rule `{}` names unknown label `{id}`", rule.id)));
+                }
+            }
+        }
+        for note in &file.note {
+            for id in &note.when_any {
+                if !known(id) {
+                    return Err(invalid(format!("note `{}` names unknown label `{id}`", note.id)));
+                }
+            }
+        }
+        Ok(Self { groups: file.group, labels: file.label, missing: file.missing, notes: file.note, evidence, by_id })
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn index(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    pub fn get(&self, id: &str) -> Option<&LabelDef> {
+        self.index(id).map(|i| &self.labels[i])
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.labels.iter().map(|l| l.id.as_str())
+    }
+
+    /// Byte ranges in `text` where the label's evidence patterns match, merged and sorted.
+    pub fn evidence_spans(&self, label: usize, text: &str) -> Vec<std::ops::Range<usize>> {
+        let mut spans: Vec<std::ops::Range<usize>> =
+            self.evidence[label].iter().flat_map(|re| re.find_iter(text).map(|m| m.range())).collect();
+        spans.sort_by_key(|r| (r.start, r.end));
+        let mut merged: Vec<std::ops::Range<usize>> = Vec::new();
+        for span in spans {
+            match merged.last_mut() {
+                Some(last) if span.start <= last.end => last.end = last.end.max(span.end),
+                _ => merged.push(span),
+            }
+        }
+        merged
+    }
+}

@@ -1,0 +1,25 @@
+//! `termscore cache`: labelled or plain text files become cached encoder outputs.
+
+use anyhow::Result;
+use termscore::classify::cache::StateCache;
+use termscore::exit::ExitCode;
+
+use crate::cli::CacheArgs;
+
+pub fn run(args: CacheArgs) -> Result<ExitCode> {
+    let mut texts = Vec::new();
+    for file in &args.files {
+        texts.extend(super::read_text_input(Some(file))?);
+    }
+    let encoder = super::model::load_encoder(&args.encoder)?;
+    let mut cache = StateCache::open(&args.cache, &encoder.info().sha256)?;
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let bar = super::progress_bar("encoding");
+    let encoded = cache.fill(&encoder, &refs, 1024, &mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    eprintln!("{encoded} texts encoded, {} texts in the cache", cache.len());
+    Ok(ExitCode::Clean)
+}

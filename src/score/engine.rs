@@ -1,0 +1,227 @@
+//! The scoring engine: a document, its clauses and their label probabilities become a
+//! [`ScoreReport`]. [`Scorer`] holds the loaded models, so a bulk scan or a server loads
+//! them once and scores many documents.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::*;
+use crate::classify::model::{Classifier, ModelError};
+use crate::classify::taxonomy::Taxonomy;
+use crate::encode::Encoder;
+use crate::read::{self, Document, ReadError, ReadOptions};
+use crate::segment::{self, Clause, SegmentOptions, TokenCounter};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("no clauses found in the document")]
+    NoClauses,
+}
+
+/// Loaded models and settings for scoring many documents.
+pub struct Scorer {
+    pub classifier: Classifier,
+    pub encoder: Encoder,
+    pub taxonomy: Taxonomy,
+    pub read_options: ReadOptions,
+}
+
+/// Counts tokens with the encoder's own tokenizer.
+struct EncoderTokens<'a>(&'a Encoder);
+
+impl TokenCounter for EncoderTokens<'_> {
+    fn count(&self, text: &str) -> usize {
+        self.0.count_tokens(text)
+    }
+}
+
+impl Scorer {
+    /// Reads, segments, classifies and scores one file.
+    pub fn score_path(&self, path: &Path, side: Side) -> Result<ScoreReport, ScoreError> {
+        let doc = read::read_path(path, &self.read_options)?;
+        self.score_document(&doc, side)
+    }
+
+    pub fn score_document(&self, doc: &Document, side: Side) -> Result<ScoreReport, ScoreError> {
+        let counter = EncoderTokens(&self.encoder);
+        let opts = SegmentOptions { counter: &counter, ..SegmentOptions::default() };
+        let clauses = segment::segment(doc, &opts);
+        if clauses.is_empty() {
+            return Err(ScoreError::NoClauses);
+        }
+        let texts: Vec<&str> = clauses.iter().map(|c| c.text.as_str()).collect();
+        let predictions = self.classifier.predict(&self.encoder, &texts)?;
+        let probs: Vec<Vec<f32>> = predictions.into_iter().map(|p| p.probabilities).collect();
+        Ok(assemble(doc, clauses, &probs, &self.classifier.meta.labels, &self.classifier.meta.thresholds, &self.taxonomy, side))
+    }
+}
+
+/// Builds the report from clauses and their probabilities (`probs[clause][label]`, labels
+/// in `labels` order with `thresholds`). Pure: the same inputs give the same report.
+pub fn assemble(
+    doc: &Document,
+    clauses: Vec<Clause>,
+    probs: &[Vec<f32>],
+    labels: &[String],
+    thresholds: &[f32],
+    taxonomy: &Taxonomy,
+    side: Side,
+) -> ScoreReport {
+    let mut scored = Vec::with_capacity(clauses.len());
+    // Highest probability per label over clauses that may carry risk, and where.
+    let mut present: BTreeMap<&str, (f32, usize)> = BTreeMap::new();
+    for (clause, p) in clauses.into_iter().zip(probs) {
+        let mut on: Vec<ClauseLabel> = labels
+            .iter()
+            .zip(thresholds)
+            .zip(p)
+            .filter(|((_, &t), &prob)| prob >= t)
+            .map(|((l, _), &prob)| ClauseLabel { label: l.clone(), probability: prob })
+            .collect();
+        on.sort_by(|a, b| b.probability.total_cmp(&a.probability).then(a.label.cmp(&b.label)));
+        let counts = !matches!(clause.kind, ClauseKind::Recital | ClauseKind::Signature);
+        if counts {
+            for cl in &on {
+                let label = labels.iter().find(|l| **l == cl.label).map(String::as_str).unwrap_or("");
+                let entry = present.entry(label).or_insert((cl.probability, clause.index));
+                if cl.probability > entry.0 {
+                    *entry = (cl.probability, clause.index);
+                }
+            }
+        }
+        scored.push(ScoredClause {
+            index: clause.index,
+            section: clause.section,
+            heading: clause.heading,
+            kind: clause.kind,
+            page: clause.page,
+            span: clause.span,
+            text: clause.text,
+            labels: if counts { on } else { Vec::new() },
+        });
+    }
+
+    let mut red_flags = Vec::new();
+    let mut protections = Vec::new();
+    let mut risk_points = 0.0;
+    let mut protection_raw = 0.0;
+    let mut categories: BTreeMap<String, CategoryRisk> = BTreeMap::new();
+    for clause in &scored {
+        for cl in &clause.labels {
+            let Some(label_idx) = taxonomy.index(&cl.label) else { continue };
+            let def = &taxonomy.labels[label_idx];
+            let risk = def.risk.for_side(side);
+            let (best_p, best_clause) = present[cl.label.as_str()];
+            let counted = best_clause == clause.index && best_p == cl.probability;
+            if risk < 0 {
+                let points = if counted { RISK_POINTS * (-risk) as f64 * cl.probability as f64 } else { 0.0 };
+                risk_points += points;
+                let evidence = taxonomy
+                    .evidence_spans(label_idx, &clause.text)
+                    .into_iter()
+                    .map(|r| Evidence { start: r.start, end: r.end, text: clause.text[r].to_string() })
+                    .collect();
+                let group = categories.entry(def.group.clone()).or_insert_with(|| CategoryRisk {
+                    group: def.group.clone(),
+                    name: taxonomy.groups.iter().find(|g| g.id == def.group).map(|g| g.name.clone()).unwrap_or_else(|| def.group.clone()),
+                    points_lost: 0.0,
+                    flags: 0,
+                });
+                group.points_lost += points;
+                group.flags += 1;
+                red_flags.push(RedFlag {
+                    label: def.id.clone(),
+                    name: def.name.clone(),
+                    group: def.group.clone(),
+                    risk,
+                    clause_index: clause.index,
+                    section: clause.section.clone(),
+                    page: clause.page,
+                    probability: cl.probability,
+                    text: clause.text.clone(),
+                    evidence,
+                    why: def.why(side).unwrap_or_default().to_string(),
+                    suggestion: def.suggestion(side).unwrap_or_default().to_string(),
+                    points: round2(points),
+                });
+            } else if risk > 0 && counted {
+                let points = PROTECTION_POINTS * risk as f64 * cl.probability as f64;
+                protection_raw += points;
+                protections.push(Protection {
+                    label: def.id.clone(),
+                    name: def.name.clone(),
+                    clause_index: clause.index,
+                    probability: cl.probability,
+                    points: round2(points),
+                });
+            }
+        }
+    }
+    red_flags.sort_by(|a, b| {
+        b.points.total_cmp(&a.points).then(a.risk.cmp(&b.risk)).then(a.clause_index.cmp(&b.clause_index)).then(a.label.cmp(&b.label))
+    });
+
+    let has = |id: &str| present.contains_key(id);
+    let mut missing = Vec::new();
+    for rule in taxonomy.missing.iter().filter(|r| r.side == side) {
+        let applies = rule.when_any.is_empty() || rule.when_any.iter().any(|l| has(l));
+        let protected = rule.protective_labels.iter().any(|l| has(l));
+        if applies && !protected {
+            missing.push(MissingProtection {
+                id: rule.id.clone(),
+                label: rule.protective_labels.first().cloned().unwrap_or_default(),
+                why: rule.why.clone(),
+                suggestion: rule.suggestion.clone(),
+                points: MISSING_POINTS,
+            });
+        }
+    }
+    let notes = taxonomy
+        .notes
+        .iter()
+        .filter(|n| n.side == side)
+        .filter_map(|n| {
+            let because: Vec<String> = n.when_any.iter().filter(|l| has(l)).cloned().collect();
+            (!because.is_empty()).then(|| NegotiationNote { id: n.id.clone(), text: n.text.clone(), because_of: because })
+        })
+        .collect();
+
+    let missing_points = MISSING_POINTS * missing.len() as f64;
+    let protection_points = protection_raw.min(PROTECTION_CAP);
+    let raw = 100.0 - risk_points - missing_points + protection_points;
+    let score = raw.clamp(0.0, 100.0).round() as u32;
+    let mut categories: Vec<CategoryRisk> = categories.into_values().collect();
+    for c in &mut categories {
+        c.points_lost = round2(c.points_lost);
+    }
+    categories.sort_by(|a, b| b.points_lost.total_cmp(&a.points_lost).then(a.group.cmp(&b.group)));
+    ScoreReport {
+        file: doc.path.clone(),
+        format: doc.format,
+        side,
+        score,
+        grade: grade(score),
+        breakdown: Breakdown {
+            start: 100.0,
+            risk_points: round2(risk_points),
+            missing_points,
+            protection_points: round2(protection_points),
+        },
+        clauses: scored,
+        red_flags,
+        protections,
+        missing_protections: missing,
+        notes,
+        categories,
+        warnings: doc.warnings.clone(),
+        document_text: doc.text.clone(),
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
