@@ -148,7 +148,9 @@ impl Head {
         let proj = states.reshape((b * t, h))?.matmul(w_att.as_tensor())?.broadcast_add(b_att.as_tensor())?.tanh()?;
         let scores = proj.matmul(&queries.as_tensor().t()?)?.reshape((b, t, self.config.labels))?.transpose(1, 2)?;
         let pad_bias = ((batch.mask.clone() - 1.0)? * 1e4)?.unsqueeze(1)?;
-        let weights = candle_nn::ops::softmax_last_dim(&scores.broadcast_add(&pad_bias)?.contiguous()?)?;
+        // NOTE: candle-nn's fused softmax_last_dim has no backward pass; the composed
+        // softmax does, and the head is trained through it.
+        let weights = candle_nn::ops::softmax(&scores.broadcast_add(&pad_bias)?, D::Minus1)?;
         let attended = weights.matmul(states)?; // [B, L, h]
         let att_logits = attended.broadcast_mul(&w_out.as_tensor().unsqueeze(0)?)?.sum(D::Minus1)?;
         // Mean-pooled embedding.
