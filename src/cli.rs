@@ -135,6 +135,12 @@ pub struct TrainArgs {
     /// Learning rate
     #[arg(long, default_value_t = 2e-3)]
     pub lr: f64,
+    /// Decoupled weight decay (AdamW)
+    #[arg(long, default_value_t = 1e-4)]
+    pub weight_decay: f64,
+    /// Size of the label-attention projection
+    #[arg(long, default_value_t = 128)]
+    pub attn_dim: usize,
     /// Cache folder for encoder outputs
     #[arg(long, default_value = ".cache/states", value_name = "DIR")]
     pub cache: PathBuf,

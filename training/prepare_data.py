@@ -138,7 +138,7 @@ def main():
     root = Path(__file__).resolve().parent.parent
     ap.add_argument("--shared", default=str(root.parent / "shared"))
     ap.add_argument("--out", default=str(root / ".cache" / "data"))
-    ap.add_argument("--neg", type=int, default=12000, help="unlabelled CUAD training paragraphs kept")
+    ap.add_argument("--neg", type=int, default=8000, help="unlabelled CUAD training paragraphs kept")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
     out_dir = Path(args.out)

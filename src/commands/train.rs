@@ -58,6 +58,8 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         max_epochs: args.epochs,
         patience: args.patience,
         lr: args.lr,
+        weight_decay: args.weight_decay,
+        attn_dim: args.attn_dim,
         ..TrainOptions::default()
     };
     // Training runs the head only: give candle's matmul the encoder's worker threads.
