@@ -206,7 +206,9 @@ mod tests {
         let quoted: Vec<&str> =
             out.lines().filter_map(|l| l.strip_prefix("     | ")).collect();
         let joined = quoted.join(" ").replace("» «", " ");
-        assert!(joined.contains("«now known or hereafter devised»"), "{joined}");
+        let at = joined.find("now known or hereafter devised»").expect("phrase marked");
+        let before = &joined[..at];
+        assert!(before.rfind('«') > before.rfind('»'), "{joined}");
         assert_eq!(out.matches('«').count(), out.matches('»').count());
         assert!(out.contains("«perpetual»") && out.contains("«irrevocable»"), "{out}");
         assert!(out.ends_with('\n'));
