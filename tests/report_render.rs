@@ -289,8 +289,10 @@ fn html_report_renders_in_chromium() {
 
     // The check must also fail on a page whose flagged clause is gone.
     let broken = html.replacen("class=\"clause flagged\"", "class=\"clause\"", 1);
-    std::fs::write(&page, broken).expect("write the broken page");
-    let run = Command::new("bash").arg(&script).arg(&page).arg(&shot).output().expect("run bash");
+    let broken_page = out_dir.join("report-broken.html");
+    std::fs::write(&broken_page, broken).expect("write the broken page");
+    let broken_shot = out_dir.join("report-broken.png");
+    let run = Command::new("bash").arg(&script).arg(&broken_page).arg(&broken_shot).output().expect("run bash");
     assert!(!run.status.success(), "a page missing a flagged clause passed the check");
     assert!(String::from_utf8_lossy(&run.stderr).contains("missing from the rendered page"));
 }

@@ -31,10 +31,10 @@ padding:1rem 1.5rem;border-radius:12px;border:2px solid currentColor;min-width:1
 #score .value{font-size:3.2rem;font-weight:700;line-height:1}
 #score .value span{font-size:1.2rem;font-weight:400;color:var(--muted)}
 #score .grade{font-size:2.6rem;font-weight:800;width:3.6rem;height:3.6rem;border-radius:50%;
-display:flex;align-items:center;justify-content:center;color:#fff;background:currentColor}
-#score .grade span{color:#fff}
+display:flex;align-items:center;justify-content:center;color:#fff;background:var(--accent)}
 #score .breakdown{grid-column:1/3;margin:.5rem 0 0;font-size:.85rem;color:var(--muted)}
-.grade-good{color:var(--green)}.grade-fair{color:var(--amber)}.grade-poor{color:var(--red)}
+.grade-good{--accent:var(--green)}.grade-fair{--accent:var(--amber)}.grade-poor{--accent:var(--red)}
+#score{color:var(--accent)}
 main{max-width:1280px;margin:0 auto;padding:1.5rem 2rem 3rem}
 section{margin:0 0 1.5rem}
 .card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:1rem 1.25rem}
@@ -45,12 +45,14 @@ section{margin:0 0 1.5rem}
 ol.flags{margin:0;padding-left:1.25rem}ol.flags li{margin:.2rem 0}
 ol.flags a{color:var(--red);font-weight:600;text-decoration:none}
 ol.flags .where{color:var(--muted);font-size:.85rem}
-.missing{border-left:4px solid var(--amber);padding:.25rem 0 .25rem 1rem;margin:0 0 1rem}
+.missing-list{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(26rem,100%),1fr));gap:1rem}
+.missing{border-left:4px solid var(--amber);padding:.25rem 0 .25rem 1rem}
+.missing p{margin:.25rem 0}
 .missing .id{color:var(--muted);font-size:.85rem;font-weight:400}
 .tag{display:block;font-size:.8rem;font-weight:600;text-transform:uppercase;
 letter-spacing:.04em;color:var(--muted);margin:.5rem 0 .2rem}
 blockquote{margin:0;padding:.5rem .75rem;background:var(--bg);border-left:3px solid var(--line)}
-ul.notes li{margin:0 0 .6rem}.because{color:var(--muted);font-size:.85rem}
+ul.notes{margin:0;padding-left:1.25rem;font-size:.92rem}ul.notes li{margin:0 0 .6rem}.because{color:var(--muted);font-size:.85rem}
 ul.protections{margin:0;padding-left:1.25rem}
 .clause{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:1.25rem;
 padding:.6rem 1rem;border-radius:8px;margin:0 0 .4rem}
@@ -143,8 +145,9 @@ fn chart(o: &mut String, categories: &[CategoryRisk]) {
         return;
     }
     const ROW: f64 = 30.0;
-    const LABEL: f64 = 250.0;
+    const LABEL: f64 = 240.0;
     const BAR: f64 = 300.0;
+    const VALUE: f64 = 140.0;
     let max = categories.iter().map(|c| c.points_lost).fold(0.0_f64, f64::max).max(1.0);
     let height = ROW * categories.len() as f64 + 8.0;
     let _ = writeln!(
@@ -152,7 +155,7 @@ fn chart(o: &mut String, categories: &[CategoryRisk]) {
         "<svg viewBox=\"0 0 {w} {height}\" width=\"{w}\" height=\"{height}\" role=\"img\" \
          aria-labelledby=\"chart-title\"><title id=\"chart-title\">Points lost per category\
          </title>",
-        w = LABEL + BAR + 90.0
+        w = LABEL + BAR + VALUE
     );
     for (i, c) in categories.iter().enumerate() {
         let y = ROW * i as f64 + 4.0;
@@ -210,6 +213,7 @@ fn missing(o: &mut String, report: &ScoreReport, taxonomy: &Taxonomy) {
     if report.missing_protections.is_empty() {
         let _ = writeln!(o, "<p>None: every protection expected for this side is there.</p>");
     }
+    let _ = writeln!(o, "<div class=\"missing-list\">");
     for m in &report.missing_protections {
         let _ = writeln!(
             o,
@@ -223,7 +227,7 @@ fn missing(o: &mut String, report: &ScoreReport, taxonomy: &Taxonomy) {
             id = esc(&m.id),
         );
     }
-    let _ = writeln!(o, "</section>");
+    let _ = writeln!(o, "</div>\n</section>");
 }
 
 fn notes(o: &mut String, report: &ScoreReport, taxonomy: &Taxonomy) {
