@@ -29,7 +29,11 @@ if [ -z "$browser" ]; then
 fi
 
 # Nothing may come from outside the file.
-if grep -Eiq '(src|href|action)[[:space:]]*=[[:space:]]*["'"'"']?[[:space:]]*(https?:|//)|url\([[:space:]]*["'"'"']?(https?:|//)|@import' "$report"; then
+q='["'"'"']?[[:space:]]*'
+attr="(src|href|action)[[:space:]]*=[[:space:]]*$q(https?:|//)"
+css="url\\([[:space:]]*$q(https?:|//)|@import"
+external="$attr|$css"
+if grep -Eiq "$external" "$report"; then
   fail "\`$report\` references an external resource"
 fi
 
@@ -54,7 +58,8 @@ mapfile -t wanted < <(sed -n '/<section id="flags"/,/<\/section>/p' "$report" \
   | grep -o 'href="#clause-[0-9]*"' | grep -o '[0-9]*' | sort -un)
 missing=()
 for n in "${wanted[@]}"; do
-  grep -Eq "<div class=\"clause flagged[^\"]*\" id=\"clause-$n\" data-clause-index=\"$n\"" "$dom" \
+  element="<div class=\"clause flagged[^\"]*\" id=\"clause-$n\" data-clause-index=\"$n\""
+  grep -Eq "$element" "$dom" \
     || missing+=("clause-$n")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -69,4 +74,5 @@ timeout 120 "$browser" "${flags[@]}" --hide-scrollbars --window-size=1280,2000 \
   --screenshot="$shot" "file://$report_abs" >/dev/null 2>&1 || true
 [ -s "$shot" ] || fail "chromium wrote no screenshot to \`$shot\`"
 
-echo "ok: \`$report\` renders with #score and ${#wanted[@]} flagged clauses; screenshot \`$shot\`" >&2
+echo "ok: \`$report\` renders with #score and ${#wanted[@]} flagged clauses;" \
+  "screenshot \`$shot\`" >&2

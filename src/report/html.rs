@@ -45,14 +45,16 @@ section{margin:0 0 1.5rem}
 ol.flags{margin:0;padding-left:1.25rem}ol.flags li{margin:.2rem 0}
 ol.flags a{color:var(--red);font-weight:600;text-decoration:none}
 ol.flags .where{color:var(--muted);font-size:.85rem}
-.missing-list{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(26rem,100%),1fr));gap:1rem}
+.missing-list{display:grid;gap:1rem;
+grid-template-columns:repeat(auto-fill,minmax(min(26rem,100%),1fr))}
 .missing{border-left:4px solid var(--amber);padding:.25rem 0 .25rem 1rem}
 .missing p{margin:.25rem 0}
 .missing .id{color:var(--muted);font-size:.85rem;font-weight:400}
 .tag{display:block;font-size:.8rem;font-weight:600;text-transform:uppercase;
 letter-spacing:.04em;color:var(--muted);margin:.5rem 0 .2rem}
 blockquote{margin:0;padding:.5rem .75rem;background:var(--bg);border-left:3px solid var(--line)}
-ul.notes{margin:0;padding-left:1.25rem;font-size:.92rem}ul.notes li{margin:0 0 .6rem}.because{color:var(--muted);font-size:.85rem}
+ul.notes{margin:0;padding-left:1.25rem;font-size:.92rem}ul.notes li{margin:0 0 .6rem}
+.because{color:var(--muted);font-size:.85rem}
 ul.protections{margin:0;padding-left:1.25rem}
 .clause{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:1.25rem;
 padding:.6rem 1rem;border-radius:8px;margin:0 0 .4rem}
@@ -85,7 +87,8 @@ pub fn render(report: &ScoreReport, taxonomy: &Taxonomy) -> String {
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"generator\" content=\"TermScore\">\n\
-         <title>TermScore: {file} \u{2014} {}/100 ({})</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
+         <title>TermScore: {file} \u{2014} {}/100 ({})</title>\n\
+         <style>{CSS}</style>\n</head>\n<body>\n",
         report.score, report.grade
     );
     header(o, report, &file);
@@ -139,7 +142,10 @@ fn header(o: &mut String, report: &ScoreReport, file: &str) {
 
 /// Horizontal bars of points lost per category, as inline SVG.
 fn chart(o: &mut String, categories: &[CategoryRisk]) {
-    let _ = writeln!(o, "<section id=\"chart\" class=\"card\">\n<h2>Risk by category</h2>");
+    let _ = writeln!(
+        o,
+        "<section id=\"chart\" class=\"card\">\n<h2>Risk by category</h2>"
+    );
     if categories.is_empty() {
         let _ = writeln!(o, "<p>No red flags, so no points lost.</p>\n</section>");
         return;
@@ -148,7 +154,11 @@ fn chart(o: &mut String, categories: &[CategoryRisk]) {
     const LABEL: f64 = 240.0;
     const BAR: f64 = 300.0;
     const VALUE: f64 = 140.0;
-    let max = categories.iter().map(|c| c.points_lost).fold(0.0_f64, f64::max).max(1.0);
+    let max = categories
+        .iter()
+        .map(|c| c.points_lost)
+        .fold(0.0_f64, f64::max)
+        .max(1.0);
     let height = ROW * categories.len() as f64 + 8.0;
     let _ = writeln!(
         o,
@@ -166,7 +176,8 @@ fn chart(o: &mut String, categories: &[CategoryRisk]) {
             o,
             "<g data-group=\"{group}\"><title>{name}: {lost} points lost, {flags}</title>\
              <text x=\"0\" y=\"{ty}\">{name}</text>\
-             <rect class=\"bar\" x=\"{LABEL}\" y=\"{y}\" width=\"{width:.1}\" height=\"{bh}\" rx=\"3\"/>\
+             <rect class=\"bar\" x=\"{LABEL}\" y=\"{y}\" width=\"{width:.1}\" height=\"{bh}\" \
+             rx=\"3\"/>\
              <text class=\"count\" x=\"{tx:.1}\" y=\"{ty}\">\u{2212}{lost} ({flags})</text></g>",
             group = esc(&c.group),
             lost = points(c.points_lost),
@@ -190,7 +201,8 @@ fn flag_list(o: &mut String, report: &ScoreReport) {
     }
     let _ = writeln!(o, "<ol class=\"flags\">");
     for flag in &report.red_flags {
-        let _ = writeln!(
+        let _ =
+            writeln!(
             o,
             "<li><a href=\"#clause-{i}\">{}</a> <span class=\"where\">{} \u{b7} p {:.2} \u{b7} \
              \u{2212}{} points</span></li>",
@@ -211,7 +223,10 @@ fn missing(o: &mut String, report: &ScoreReport, taxonomy: &Taxonomy) {
         report.missing_protections.len()
     );
     if report.missing_protections.is_empty() {
-        let _ = writeln!(o, "<p>None: every protection expected for this side is there.</p>");
+        let _ = writeln!(
+            o,
+            "<p>None: every protection expected for this side is there.</p>"
+        );
     }
     let _ = writeln!(o, "<div class=\"missing-list\">");
     for m in &report.missing_protections {
@@ -234,9 +249,16 @@ fn notes(o: &mut String, report: &ScoreReport, taxonomy: &Taxonomy) {
     if report.notes.is_empty() {
         return;
     }
-    let _ = writeln!(o, "<section id=\"notes\" class=\"card\">\n<h2>Negotiation notes</h2>\n<ul class=\"notes\">");
+    let _ = writeln!(
+        o,
+        "<section id=\"notes\" class=\"card\">\n<h2>Negotiation notes</h2>\n<ul class=\"notes\">"
+    );
     for note in &report.notes {
-        let because: Vec<String> = note.because_of.iter().map(|l| esc(label_name(taxonomy, l))).collect();
+        let because: Vec<String> = note
+            .because_of
+            .iter()
+            .map(|l| esc(label_name(taxonomy, l)))
+            .collect();
         let _ = writeln!(
             o,
             "<li data-note=\"{}\"><span class=\"because\">Because of: {}</span><br>{}</li>",
@@ -276,7 +298,10 @@ fn protections(o: &mut String, report: &ScoreReport) {
 
 /// The whole contract, clause by clause, with the explanations beside flagged clauses.
 fn clauses(o: &mut String, report: &ScoreReport) {
-    let _ = writeln!(o, "<section id=\"clauses\" class=\"card\">\n<h2>Contract text</h2>");
+    let _ = writeln!(
+        o,
+        "<section id=\"clauses\" class=\"card\">\n<h2>Contract text</h2>"
+    );
     let mut heading: Option<&str> = None;
     for clause in &report.clauses {
         if let Some(h) = clause.heading.as_deref().filter(|h| Some(*h) != heading) {
@@ -289,8 +314,16 @@ fn clauses(o: &mut String, report: &ScoreReport) {
 }
 
 fn clause_block(o: &mut String, report: &ScoreReport, clause: &ScoredClause) {
-    let flags: Vec<_> = report.red_flags.iter().filter(|f| f.clause_index == clause.index).collect();
-    let prots: Vec<_> = report.protections.iter().filter(|p| p.clause_index == clause.index).collect();
+    let flags: Vec<_> = report
+        .red_flags
+        .iter()
+        .filter(|f| f.clause_index == clause.index)
+        .collect();
+    let prots: Vec<_> = report
+        .protections
+        .iter()
+        .filter(|p| p.clause_index == clause.index)
+        .collect();
     let mut class = String::from("clause");
     if !flags.is_empty() {
         class.push_str(" flagged");
@@ -312,7 +345,11 @@ fn clause_block(o: &mut String, report: &ScoreReport, clause: &ScoredClause) {
          \n<div class=\"text\"><p><span class=\"num\" title=\"clause index\">{i}</span>",
         esc(&labels.join(" "))
     );
-    if let Some(section) = clause.section.as_deref().filter(|s| !clause.text.starts_with(*s)) {
+    if let Some(section) = clause
+        .section
+        .as_deref()
+        .filter(|s| !clause.text.starts_with(*s))
+    {
         let _ = write!(o, "<span class=\"sec\">{}</span>", esc(section));
     }
     // Evidence of every flag on this clause; the offsets point into the clause text.
@@ -336,7 +373,9 @@ fn clause_block(o: &mut String, report: &ScoreReport, clause: &ScoredClause) {
             flag.probability,
             flag.risk,
             points(flag.points),
-            flag.page.map(|p| format!(" \u{b7} page {p}")).unwrap_or_default(),
+            flag.page
+                .map(|p| format!(" \u{b7} page {p}"))
+                .unwrap_or_default(),
             esc(&flag.why),
             esc(&flag.suggestion),
         );
@@ -377,7 +416,10 @@ mod tests {
 
     #[test]
     fn esc_covers_markup_and_quotes() {
-        assert_eq!(esc(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            esc(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
     }
 
     #[test]
@@ -385,8 +427,13 @@ mod tests {
         let (report, taxonomy) = super::super::fixture::sample();
         let out = render(&report, &taxonomy);
         assert!(out.starts_with("<!doctype html>") && out.ends_with("</html>\n"));
-        assert!(!out.contains("<script"), "contract text must not become a script");
-        assert!(out.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;cash&quot;"));
+        assert!(
+            !out.contains("<script"),
+            "contract text must not become a script"
+        );
+        assert!(
+            out.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;cash&quot;")
+        );
         for attr in ["src=", "http:", "https:", "url(", "@import"] {
             assert!(!out.contains(attr), "{attr} found");
         }
@@ -399,11 +446,21 @@ mod tests {
         let out = render(&report, &taxonomy);
         assert!(out.contains("<section id=\"score\""));
         assert!(out.contains(&format!("data-score=\"{}\"", report.score)));
-        for id in ["chart", "missing", "clauses", "flags", "notes", "protections"] {
+        for id in [
+            "chart",
+            "missing",
+            "clauses",
+            "flags",
+            "notes",
+            "protections",
+        ] {
             assert!(out.contains(&format!("id=\"{id}\"")), "#{id} missing");
         }
         for c in &report.clauses {
-            assert_eq!(out.matches(&format!("id=\"clause-{}\"", c.index)).count(), 1);
+            assert_eq!(
+                out.matches(&format!("id=\"clause-{}\"", c.index)).count(),
+                1
+            );
         }
         let flagged = "<div class=\"clause flagged\" id=\"clause-1\" data-clause-index=\"1\"";
         assert!(out.contains(flagged), "{out}");
@@ -421,13 +478,26 @@ mod tests {
     #[test]
     fn chart_has_one_bar_per_category_scaled_to_the_largest() {
         let cats = vec![
-            CategoryRisk { group: "a".into(), name: "A & B".into(), points_lost: 20.0, flags: 2 },
-            CategoryRisk { group: "b".into(), name: "C".into(), points_lost: 5.0, flags: 1 },
+            CategoryRisk {
+                group: "a".into(),
+                name: "A & B".into(),
+                points_lost: 20.0,
+                flags: 2,
+            },
+            CategoryRisk {
+                group: "b".into(),
+                name: "C".into(),
+                points_lost: 5.0,
+                flags: 1,
+            },
         ];
         let mut out = String::new();
         chart(&mut out, &cats);
         assert_eq!(out.matches("<rect").count(), 2);
-        assert!(out.contains("width=\"300.0\"") && out.contains("width=\"75.0\""), "{out}");
+        assert!(
+            out.contains("width=\"300.0\"") && out.contains("width=\"75.0\""),
+            "{out}"
+        );
         assert!(out.contains(">A &amp; B</text>"));
         let mut empty = String::new();
         chart(&mut empty, &[]);

@@ -145,7 +145,9 @@ fn wrap(text: &str, width: usize) -> Vec<Range<usize>> {
         pos = end;
         let chars = word.chars().count();
         current = match current {
-            Some((line, used)) if used + 1 + chars <= width => Some((line.start..end, used + 1 + chars)),
+            Some((line, used)) if used + 1 + chars <= width => {
+                Some((line.start..end, used + 1 + chars))
+            }
             Some((line, _)) => {
                 lines.push(line);
                 Some((start..end, chars))
@@ -183,7 +185,10 @@ mod tests {
 
     #[test]
     fn location_names_what_is_known() {
-        assert_eq!(location(Some("4.3"), 7, Some(2)), "section 4.3, clause 7, page 2");
+        assert_eq!(
+            location(Some("4.3"), 7, Some(2)),
+            "section 4.3, clause 7, page 2"
+        );
         assert_eq!(location(None, 0, None), "clause 0");
         assert_eq!(location(Some("  "), 3, None), "clause 3");
     }
@@ -194,7 +199,11 @@ mod tests {
         let pieces = highlight(text, &[29..34, 6..21, 10..17, 31..33]);
         let joined: String = pieces.iter().map(|(s, _)| *s).collect();
         assert_eq!(joined, text);
-        let marked: Vec<&str> = pieces.iter().filter(|(_, on)| *on).map(|(s, _)| *s).collect();
+        let marked: Vec<&str> = pieces
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(s, _)| *s)
+            .collect();
         assert_eq!(marked, ["for any purpose", "media"]);
     }
 
@@ -204,7 +213,7 @@ mod tests {
         // 4 is inside the two-byte `é`; 5..99 runs past the end; 7..7 is empty.
         let pieces = highlight(text, &[2..4, 5..99, 7..7]);
         assert_eq!(pieces, [(text, false)]);
-        let pieces = highlight(text, &[6..12]);
+        let pieces = highlight(text, &[Range { start: 6, end: 12 }]);
         assert_eq!(pieces, [("café ", false), ("rights", true)]);
     }
 
@@ -214,9 +223,16 @@ mod tests {
         let lines = wrap(text, 20);
         assert!(lines.len() > 3);
         for line in &lines {
-            assert!(text[line.clone()].chars().count() <= 20, "{:?}", &text[line.clone()]);
+            assert!(
+                text[line.clone()].chars().count() <= 20,
+                "{:?}",
+                &text[line.clone()]
+            );
         }
-        let words: Vec<&str> = lines.iter().flat_map(|l| text[l.clone()].split(' ')).collect();
+        let words: Vec<&str> = lines
+            .iter()
+            .flat_map(|l| text[l.clone()].split(' '))
+            .collect();
         assert_eq!(words, text.split(' ').collect::<Vec<_>>());
         let long = wrap("a supercalifragilistic b", 5);
         assert_eq!(long, [0..1, 2..22, 23..24]);
@@ -240,8 +256,12 @@ mod fixture {
     use crate::score::{engine, ScoreReport};
     use crate::segment::{self, SegmentOptions};
 
-    const LABELS: [&str; 4] =
-        ["license_grant", "irrevocable_or_perpetual_license", "license_broad_purpose", "cap_on_liability"];
+    const LABELS: [&str; 4] = [
+        "license_grant",
+        "irrevocable_or_perpetual_license",
+        "license_broad_purpose",
+        "cap_on_liability",
+    ];
 
     /// Clause texts with their probabilities, in [`LABELS`] order.
     const CLAUSES: [(&str, [f32; 4]); 4] = [
@@ -252,7 +272,8 @@ mod fixture {
             [0.97, 0.88, 0.93, 0.02],
         ),
         (
-            "2. Fees. Client pays the fees in <script>alert('x')</script> & \"cash\" within 30 days.",
+            "2. Fees. Client pays the fees in <script>alert('x')</script> & \"cash\" within 30 \
+             days.",
             [0.05, 0.01, 0.02, 0.03],
         ),
         (
@@ -267,14 +288,27 @@ mod fixture {
         let doc = read::from_paragraphs(
             Path::new("contracts/illustration.txt"),
             Format::Text,
-            CLAUSES.iter().map(|(t, _)| (BlockKind::Paragraph, t.to_string(), None)),
+            CLAUSES
+                .iter()
+                .map(|(t, _)| (BlockKind::Paragraph, t.to_string(), None)),
         );
         let clauses = segment::segment(&doc, &SegmentOptions::default());
-        assert_eq!(clauses.len(), CLAUSES.len(), "one clause per paragraph in this fixture");
+        assert_eq!(
+            clauses.len(),
+            CLAUSES.len(),
+            "one clause per paragraph in this fixture"
+        );
         let probs: Vec<Vec<f32>> = CLAUSES.iter().map(|(_, p)| p.to_vec()).collect();
         let labels: Vec<String> = LABELS.iter().map(|l| l.to_string()).collect();
-        let report =
-            engine::assemble(&doc, clauses, &probs, &labels, &[0.5; 4], &taxonomy, Side::Provider);
+        let report = engine::assemble(
+            &doc,
+            clauses,
+            &probs,
+            &labels,
+            &[0.5; 4],
+            &taxonomy,
+            Side::Provider,
+        );
         (report, taxonomy)
     }
 }
