@@ -76,11 +76,14 @@ fn child(precision: &str, threads: usize) {
         std::process::exit(2)
     });
     let precision_v = if precision == "int8" { Precision::Int8 } else { Precision::F32 };
-    let encoder = Encoder::load(&resolved, EncoderOptions { precision: precision_v, threads, ..EncoderOptions::default() })
-        .unwrap_or_else(|e| {
-            eprintln!("error: {e}");
-            std::process::exit(2)
-        });
+    let encoder = Encoder::load(
+        &resolved,
+        EncoderOptions { precision: precision_v, threads, ..EncoderOptions::default() },
+    )
+    .unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(2)
+    });
     // Warm-up on texts that are not timed.
     let _ = encoder.embed(&refs[..refs.len().min(32)], true);
     let lengths: Vec<usize> = refs.iter().map(|t| encoder.count_tokens(t).min(256)).collect();
@@ -138,14 +141,18 @@ fn main() {
     for precision in ["f32", "int8"] {
         for threads in [1, 2] {
             eprintln!("running termscore {precision} threads={threads}");
-            let out = Command::new(&exe).args(["--child", precision, &threads.to_string()]).output();
+            let out =
+                Command::new(&exe).args(["--child", precision, &threads.to_string()]).output();
             match out {
                 Ok(o) if o.status.success() => {
                     if let Ok(v) = serde_json::from_slice(&o.stdout) {
                         rows.push(v);
                     }
                 }
-                Ok(o) => eprintln!("termscore {precision}/{threads} failed: {}", String::from_utf8_lossy(&o.stderr)),
+                Ok(o) => eprintln!(
+                    "termscore {precision}/{threads} failed: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                ),
                 Err(e) => eprintln!("failed to start the child: {e}"),
             }
         }

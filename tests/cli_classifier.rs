@@ -26,9 +26,12 @@ fn stderr(o: &Output) -> String {
 /// A small labelled file cut from the project's own annotations: `n` examples with
 /// each of two labels and `n` without either.
 fn small_training_file(dir: &Path, name: &str, skip: usize, n: usize) -> PathBuf {
-    let text = std::fs::read_to_string(root().join("data/annotations/ai_terms.train.jsonl")).unwrap();
-    let rows: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let has = |r: &serde_json::Value, l: &str| r["labels"].as_array().unwrap().iter().any(|x| x == l);
+    let text =
+        std::fs::read_to_string(root().join("data/annotations/ai_terms.train.jsonl")).unwrap();
+    let rows: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let has =
+        |r: &serde_json::Value, l: &str| r["labels"].as_array().unwrap().iter().any(|x| x == l);
     let pick = |f: &dyn Fn(&serde_json::Value) -> bool| -> Vec<serde_json::Value> {
         rows.iter().filter(|r| f(r)).skip(skip).take(n).cloned().collect()
     };
@@ -60,7 +63,15 @@ fn train_is_deterministic_for_a_seed_and_eval_reads_back_the_model() {
     let dev = small_training_file(tmp.path(), "dev.jsonl", 12, 5);
     let cache = tmp.path().join("cache");
     let train_to = |out: &str| {
-        let o = run(bin().args(["train", "--data"]).arg(&train).arg("--dev").arg(&dev).args(["--epochs", "3", "--seed", "5", "--threads", "2", "--cache"]).arg(&cache).arg("--out").arg(tmp.path().join(out)));
+        let o = run(bin()
+            .args(["train", "--data"])
+            .arg(&train)
+            .arg("--dev")
+            .arg(&dev)
+            .args(["--epochs", "3", "--seed", "5", "--threads", "2", "--cache"])
+            .arg(&cache)
+            .arg("--out")
+            .arg(tmp.path().join(out)));
         assert!(o.status.success(), "train failed: {}", stderr(&o));
         o
     };
@@ -69,19 +80,30 @@ fn train_is_deterministic_for_a_seed_and_eval_reads_back_the_model() {
     // The second run re-encodes nothing: every text is in the cache.
     let second = train_to("b");
     assert!(stderr(&second).contains("encoder: 0 new texts encoded"), "{}", stderr(&second));
-    for file in ["head.safetensors"] {
-        let a = std::fs::read(tmp.path().join("a").join(file)).unwrap();
-        let b = std::fs::read(tmp.path().join("b").join(file)).unwrap();
-        assert!(a == b, "{file} differs between two runs with the same seed");
-    }
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("a/classifier.json")).unwrap()).unwrap();
-    let labels: Vec<&str> = meta["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    let weights = |m: &str| std::fs::read(tmp.path().join(m).join("head.safetensors")).unwrap();
+    assert!(
+        weights("a") == weights("b"),
+        "head weights differ between two runs with the same seed"
+    );
+    let meta_of = |m: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(tmp.path().join(m).join("classifier.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let meta = meta_of("a");
+    assert_eq!(meta["thresholds"], meta_of("b")["thresholds"]);
+    let labels: Vec<&str> =
+        meta["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
     assert_eq!(labels, ["ai_training_prohibited", "third_party_ai_prohibited"]);
     assert!(tmp.path().join("a/README.md").exists() && tmp.path().join("a/metrics.json").exists());
 
     // eval --format json on the training file: the keys are the documented ones.
-    let o = run(bin().args(["eval", "--format", "json", "--model"]).arg(tmp.path().join("a")).arg("--data").arg(&train).arg("--cache").arg(&cache));
+    let o = run(bin()
+        .args(["eval", "--format", "json", "--model"])
+        .arg(tmp.path().join("a"))
+        .arg("--data")
+        .arg(&train)
+        .arg("--cache")
+        .arg(&cache));
     assert!(o.status.success(), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     for key in ["micro_f1", "macro_f1", "per_label"] {
@@ -101,11 +123,15 @@ fn train_is_deterministic_for_a_seed_and_eval_reads_back_the_model() {
 fn unknown_labels_and_bad_lines_are_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("bad.jsonl");
-    std::fs::write(&bad, "{\"text\": \"a\", \"labels\": [\"not_a_label\", \"also_not\"]}\n").unwrap();
+    std::fs::write(&bad, "{\"text\": \"a\", \"labels\": [\"not_a_label\", \"also_not\"]}\n")
+        .unwrap();
     let o = run(bin().args(["train", "--data"]).arg(&bad).arg("--out").arg(tmp.path().join("m")));
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("unknown label ids: also_not, not_a_label") && err.contains("bad.jsonl"), "{err}");
+    assert!(
+        err.contains("unknown label ids: also_not, not_a_label") && err.contains("bad.jsonl"),
+        "{err}"
+    );
 
     std::fs::write(&bad, "{\"text\": \"a\"}\nnot json\n").unwrap();
     let o = run(bin().args(["eval", "--data"]).arg(&bad));
@@ -126,14 +152,21 @@ fn classify_prints_one_line_per_input_in_order() {
         "This Agreement shall be governed by the laws of the State of New York.",
         "Contractor shall not upload, submit or input the Client Materials into any third-party generative AI tool or platform.",
     ];
-    let body: Vec<String> = texts.iter().map(|t| serde_json::json!({"text": t, "id": 1}).to_string()).collect();
+    let body: Vec<String> =
+        texts.iter().map(|t| serde_json::json!({"text": t, "id": 1}).to_string()).collect();
     std::fs::write(&input, body.join("\n")).unwrap();
     let o = run(bin().arg("classify").arg(&input));
     assert!(o.status.success(), "{}", stderr(&o));
-    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> =
+        stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 3);
     let labels = |i: usize| -> Vec<String> {
-        lines[i]["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect()
+        lines[i]["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect()
     };
     assert!(labels(0).contains(&"ai_training_prohibited".to_string()), "{:?}", lines[0]);
     assert!(labels(1).contains(&"governing_law".to_string()), "{:?}", lines[1]);
@@ -149,7 +182,12 @@ fn classify_prints_one_line_per_input_in_order() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(format!("{}\n\n{}\n", texts[1], texts[0]).as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{}\n\n{}\n", texts[1], texts[0]).as_bytes())
+        .unwrap();
     let o = child.wait_with_output().unwrap();
     let lines: Vec<&str> = std::str::from_utf8(&o.stdout).unwrap().lines().collect();
     assert_eq!(lines.len(), 2);

@@ -48,11 +48,21 @@ fn provider_reports() -> &'static [Value] {
 }
 
 fn flag_labels(report: &Value) -> Vec<String> {
-    report["red_flags"].as_array().unwrap().iter().map(|f| f["label"].as_str().unwrap().to_string()).collect()
+    report["red_flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["label"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn missing_ids(report: &Value) -> Vec<String> {
-    report["missing_protections"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect()
+    report["missing_protections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -71,11 +81,19 @@ fn harsher_contracts_score_lower_for_the_provider() {
 fn harsh_contract_raises_the_expected_flags_with_evidence() {
     let harsh = &provider_reports()[0];
     let flags = flag_labels(harsh);
-    for expected in ["work_made_for_hire", "ai_training_permitted", "moral_rights_waiver", "license_broad_purpose"] {
+    for expected in [
+        "work_made_for_hire",
+        "ai_training_permitted",
+        "moral_rights_waiver",
+        "license_broad_purpose",
+    ] {
         assert!(flags.iter().any(|f| f == expected), "no {expected} flag in {flags:?}");
     }
     for expected in ["no_ai_training_exclusion", "no_third_party_ai_ban"] {
-        assert!(missing_ids(harsh).iter().any(|m| m == expected), "{expected} not reported missing");
+        assert!(
+            missing_ids(harsh).iter().any(|m| m == expected),
+            "{expected} not reported missing"
+        );
     }
     // Every flag points at a real clause and its evidence at real text in that clause.
     let clauses = harsh["clauses"].as_array().unwrap();
@@ -83,13 +101,22 @@ fn harsh_contract_raises_the_expected_flags_with_evidence() {
         let idx = flag["clause_index"].as_u64().unwrap() as usize;
         let text = clauses[idx]["text"].as_str().unwrap();
         for ev in flag["evidence"].as_array().unwrap() {
-            let (s, e) = (ev["start"].as_u64().unwrap() as usize, ev["end"].as_u64().unwrap() as usize);
+            let (s, e) =
+                (ev["start"].as_u64().unwrap() as usize, ev["end"].as_u64().unwrap() as usize);
             assert_eq!(&text[s..e], ev["text"].as_str().unwrap());
         }
         assert!(!flag["suggestion"].as_str().unwrap().is_empty());
     }
-    let ai = harsh["red_flags"].as_array().unwrap().iter().find(|f| f["label"] == "ai_training_permitted").unwrap();
-    assert!(!ai["evidence"].as_array().unwrap().is_empty(), "the AI-training flag shows its phrase");
+    let ai = harsh["red_flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["label"] == "ai_training_permitted")
+        .unwrap();
+    assert!(
+        !ai["evidence"].as_array().unwrap().is_empty(),
+        "the AI-training flag shows its phrase"
+    );
     // The AI-training negotiation note appears.
     assert!(harsh["notes"].as_array().unwrap().iter().any(|n| n["id"] == "ai_training_rights"));
 }
@@ -98,14 +125,24 @@ fn harsh_contract_raises_the_expected_flags_with_evidence() {
 fn protective_contract_has_no_ai_grant_and_reports_its_protections() {
     let protective = &provider_reports()[2];
     let flags = flag_labels(protective);
-    assert!(!flags.iter().any(|f| f == "ai_training_permitted" || f == "work_made_for_hire"), "{flags:?}");
-    let found: Vec<&str> =
-        protective["protections"].as_array().unwrap().iter().map(|p| p["label"].as_str().unwrap()).collect();
+    assert!(
+        !flags.iter().any(|f| f == "ai_training_permitted" || f == "work_made_for_hire"),
+        "{flags:?}"
+    );
+    let found: Vec<&str> = protective["protections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["label"].as_str().unwrap())
+        .collect();
     for expected in ["ai_training_prohibited", "third_party_ai_prohibited"] {
         assert!(found.contains(&expected), "{expected} not found in {found:?}");
     }
     let missing = missing_ids(protective);
-    assert!(!missing.iter().any(|m| m == "no_ai_training_exclusion" || m == "no_third_party_ai_ban"), "{missing:?}");
+    assert!(
+        !missing.iter().any(|m| m == "no_ai_training_exclusion" || m == "no_third_party_ai_ban"),
+        "{missing:?}"
+    );
 }
 
 #[test]
@@ -154,7 +191,11 @@ fn every_format_renders_and_scores_are_stable() {
 
 #[test]
 fn client_side_scores_the_same_contract_differently() {
-    let o = bin().args(["score", "--format", "json", "--side", "client"]).arg(example(HARSH)).output().unwrap();
+    let o = bin()
+        .args(["score", "--format", "json", "--side", "client"])
+        .arg(example(HARSH))
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let client: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(client["side"], "client");
@@ -191,6 +232,7 @@ fn one_bad_file_does_not_stop_the_others() {
     assert!(err.contains("empty.txt") && err.contains("missing.pdf"), "{err}");
     assert!(err.contains("2 of 3 files could not be scored"), "{err}");
     let out = String::from_utf8(o.stdout).unwrap();
-    let report: Value = serde_json::from_str(&out).expect("the good file's report is complete JSON");
+    let report: Value =
+        serde_json::from_str(&out).expect("the good file's report is complete JSON");
     assert!(report["file"].as_str().unwrap().ends_with(PROTECTIVE));
 }

@@ -17,7 +17,8 @@ fn bundled_dir() -> PathBuf {
 
 fn load(precision: Precision, threads: usize) -> Encoder {
     let resolved = resolve::bundled().expect("the bundled encoder ships in models/");
-    Encoder::load(&resolved, EncoderOptions { precision, threads, ..EncoderOptions::default() }).expect("loads")
+    Encoder::load(&resolved, EncoderOptions { precision, threads, ..EncoderOptions::default() })
+        .expect("loads")
 }
 
 struct Reference {
@@ -35,8 +36,10 @@ fn reference() -> Reference {
         &std::fs::read_to_string(root.join("reference_clauses.jsonl")).unwrap(),
     )
     .unwrap();
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("reference_embeddings.json")).unwrap()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("reference_embeddings.json")).unwrap(),
+    )
+    .unwrap();
     let vectors: Vec<Vec<f32>> = json["embeddings"]
         .as_array()
         .unwrap()
@@ -117,12 +120,16 @@ fn results_come_back_in_input_order_whatever_the_batching() {
 fn long_inputs_are_windowed_not_cut() {
     let _guard = ENV.lock().unwrap_or_else(|e| e.into_inner());
     let encoder = load(Precision::F32, 1);
-    let sentence = "The Supplier shall indemnify the Customer against all losses arising from any breach. ";
+    let sentence =
+        "The Supplier shall indemnify the Customer against all losses arising from any breach. ";
     let long = sentence.repeat(40);
     assert!(encoder.count_tokens(&long) > 256);
     let states = encoder.token_states(&[&long]).unwrap();
     assert!(states[0].windows >= 2, "a text over 256 tokens is split into windows");
-    assert_eq!(states[0].states.dim(0).unwrap(), encoder.count_tokens(&long) - 2 + 2 * states[0].windows);
+    assert_eq!(
+        states[0].states.dim(0).unwrap(),
+        encoder.count_tokens(&long) - 2 + 2 * states[0].windows
+    );
 }
 
 /// Lays out a Hugging Face cache (`models--ORG--NAME/{blobs,refs,snapshots}`) holding
@@ -157,7 +164,9 @@ fn resolution_order_flag_env_hub_bundled() {
     // The environment names a hub id: resolved through the offline cache, by branch...
     std::env::set_var(resolve::MODEL_ENV, "hf:sentence-transformers/all-MiniLM-L6-v2");
     let r = resolve::resolve(None).unwrap();
-    assert!(matches!(&r.source, ModelSource::Hub { commit: c, origin: Origin::Env, .. } if c == commit));
+    assert!(
+        matches!(&r.source, ModelSource::Hub { commit: c, origin: Origin::Env, .. } if c == commit)
+    );
     assert!(r.dir.ends_with(format!("snapshots/{commit}")));
     // ... and by commit prefix.
     std::env::set_var(resolve::MODEL_ENV, "hf:sentence-transformers/all-MiniLM-L6-v2@1110a243");
@@ -205,12 +214,18 @@ fn bad_model_folders_name_what_is_missing() {
     std::fs::copy(bundled_dir().join("tokenizer.json"), dir.join("tokenizer.json")).unwrap();
     std::fs::write(dir.join("model.safetensors"), b"not a safetensors file").unwrap();
     let resolved = resolve::resolve_spec(dir.to_str().unwrap(), Origin::Flag).unwrap();
-    let err = Encoder::load(&resolved, EncoderOptions::default()).err().expect("garbage weights fail").to_string();
+    let err = Encoder::load(&resolved, EncoderOptions::default())
+        .err()
+        .expect("garbage weights fail")
+        .to_string();
     assert!(err.contains("model.safetensors"), "{err}");
 
     // A config that is not JSON.
     std::fs::write(dir.join("config.json"), b"{ not json").unwrap();
-    let err = Encoder::load(&resolved, EncoderOptions::default()).err().expect("bad config fails").to_string();
+    let err = Encoder::load(&resolved, EncoderOptions::default())
+        .err()
+        .expect("bad config fails")
+        .to_string();
     assert!(err.contains("config.json"), "{err}");
 
     let err = resolve::resolve_spec("/no/such/model/dir", Origin::Flag).unwrap_err().to_string();

@@ -26,9 +26,12 @@ const LABELS: [&str; 10] = [
     "non_compete",
 ];
 
+/// One paragraph of the fixture and the probabilities chosen for its labels.
+type Paragraph = (BlockKind, &'static str, Vec<(&'static str, f32)>);
+
 /// The contract, one paragraph per clause, with the probability of each label in [`LABELS`]
 /// order (labels not given are 0.01).
-fn contract() -> Vec<(BlockKind, &'static str, Vec<(&'static str, f32)>)> {
+fn contract() -> Vec<Paragraph> {
     use BlockKind::{Heading, Paragraph};
     vec![
         (Heading, "ILLUSTRATION AND LICENSING AGREEMENT", vec![]),
@@ -101,9 +104,7 @@ fn build(side: Side) -> (ScoreReport, Taxonomy) {
     let doc = read::from_paragraphs(
         Path::new("contracts/northwind-illustration.txt"),
         DocFormat::Text,
-        paragraphs
-            .iter()
-            .map(|(kind, text, _)| (*kind, text.to_string(), None)),
+        paragraphs.iter().map(|(kind, text, _)| (*kind, text.to_string(), None)),
     );
     let clauses = segment::segment(&doc, &SegmentOptions::default());
     // Probabilities are given per paragraph; find each clause's paragraph by its text.
@@ -141,11 +142,7 @@ fn provider() -> (ScoreReport, Taxonomy) {
     assert!(!report.missing_protections.is_empty() && !report.protections.is_empty());
     assert!(!report.notes.is_empty());
     for flag in &report.red_flags {
-        assert!(
-            !flag.evidence.is_empty(),
-            "no evidence found for `{}`",
-            flag.label
-        );
+        assert!(!flag.evidence.is_empty(), "no evidence found for `{}`", flag.label);
     }
     (report, taxonomy)
 }
@@ -161,44 +158,22 @@ fn text_without_colour_is_plain_and_complete() {
     let out = report::render(&report, Format::Text, &taxonomy, Style { color: false });
     assert!(!out.contains('\x1b'), "escape code in plain text:\n{out}");
     let flat = squash(&out);
-    assert!(flat.contains(&format!(
-        "Score: {}/100 (grade {})",
-        report.score, report.grade
-    )));
+    assert!(flat.contains(&format!("Score: {}/100 (grade {})", report.score, report.grade)));
     assert!(flat.contains("100 - risks"));
     // Quoted clause lines joined, with phrases broken over two lines put back together.
-    let quoted: Vec<&str> = out
-        .lines()
-        .filter_map(|l| l.trim_start().strip_prefix("| "))
-        .collect();
+    let quoted: Vec<&str> = out.lines().filter_map(|l| l.trim_start().strip_prefix("| ")).collect();
     let quoted = quoted.join(" ").replace("» «", " ");
     for flag in &report.red_flags {
         assert!(out.contains(&flag.name), "flag `{}` not shown", flag.name);
-        assert!(
-            flat.contains(&squash(&flag.why)),
-            "why of `{}` not shown",
-            flag.label
-        );
-        assert!(
-            flat.contains(&squash(&flag.suggestion)),
-            "suggestion of `{}`",
-            flag.label
-        );
+        assert!(flat.contains(&squash(&flag.why)), "why of `{}` not shown", flag.label);
+        assert!(flat.contains(&squash(&flag.suggestion)), "suggestion of `{}`", flag.label);
         for e in &flag.evidence {
-            assert!(
-                inside_marks(&quoted, &squash(&e.text)),
-                "`{}` not marked:\n{out}",
-                e.text
-            );
+            assert!(inside_marks(&quoted, &squash(&e.text)), "`{}` not marked:\n{out}", e.text);
         }
     }
     for m in &report.missing_protections {
         assert!(out.contains(&m.id));
-        assert!(
-            flat.contains(&squash(&m.suggestion)),
-            "clause to add for `{}`",
-            m.id
-        );
+        assert!(flat.contains(&squash(&m.suggestion)), "clause to add for `{}`", m.id);
     }
     for p in &report.protections {
         assert!(out.contains(&p.name));
@@ -239,27 +214,16 @@ fn markdown_has_every_section_and_escapes() {
         "## Missing protections",
         "## Negotiation notes",
     ] {
-        assert!(
-            out.contains(&format!("\n{heading}")) || out.starts_with(heading),
-            "{heading}"
-        );
+        assert!(out.contains(&format!("\n{heading}")) || out.starts_with(heading), "{heading}");
     }
     assert!(out.contains("| Category | Red flags | Points lost |"));
     for c in &report.categories {
-        assert!(
-            out.contains(&format!("| {} | {} |", c.name, c.flags)),
-            "row for {}",
-            c.name
-        );
+        assert!(out.contains(&format!("| {} | {} |", c.name, c.flags)), "row for {}", c.name);
     }
     for flag in &report.red_flags {
         assert!(out.contains(&format!(". {}\n", flag.name)));
         for e in &flag.evidence {
-            assert!(
-                out.contains(&format!("**{}**", e.text.trim())),
-                "`{}` not bold",
-                e.text
-            );
+            assert!(out.contains(&format!("**{}**", e.text.trim())), "`{}` not bold", e.text);
         }
     }
     // The indemnity clause's own asterisks and the numbering are escaped.
@@ -277,31 +241,19 @@ fn html_is_one_self_contained_escaped_page() {
     assert!(!out.contains("src="), "no embedded resources at all");
     assert!(!out.contains("url(") && !out.contains("@import") && !out.contains("<link"));
     for (at, _) in out.match_indices("href=\"") {
-        assert!(
-            out[at + 6..].starts_with('#'),
-            "link leaves the page: {}",
-            &out[at..at + 40]
-        );
+        assert!(out[at + 6..].starts_with('#'), "link leaves the page: {}", &out[at..at + 40]);
     }
     assert!(!out.contains("<script"), "contract text became markup");
     assert!(
         out.contains("&lt;script&gt;alert(&#39;tide&#39;)&lt;/script&gt; Keeper&quot; &amp; its")
     );
     assert!(out.contains("<section id=\"score\""));
-    assert!(out.contains(&format!(
-        "<div class=\"value\">{}<span>/100</span>",
-        report.score
-    )));
+    assert!(out.contains(&format!("<div class=\"value\">{}<span>/100</span>", report.score)));
     for id in ["chart", "missing", "clauses"] {
         assert!(out.contains(&format!("id=\"{id}\"")));
     }
     for c in &report.clauses {
-        assert_eq!(
-            out.matches(&format!(" id=\"clause-{}\"", c.index)).count(),
-            1,
-            "{}",
-            c.index
-        );
+        assert_eq!(out.matches(&format!(" id=\"clause-{}\"", c.index)).count(), 1, "{}", c.index);
     }
     let flagged: BTreeSet<usize> = report.red_flags.iter().map(|f| f.clause_index).collect();
     for i in &flagged {
@@ -310,10 +262,7 @@ fn html_is_one_self_contained_escaped_page() {
         assert!(out.contains(&element), "{element}");
     }
     assert_eq!(out.matches("class=\"clause flagged").count(), flagged.len());
-    assert_eq!(
-        out.matches("<rect class=\"bar\"").count(),
-        report.categories.len()
-    );
+    assert_eq!(out.matches("<rect class=\"bar\"").count(), report.categories.len());
     assert!(out.contains("<mark>for any purpose</mark>"));
     assert!(out.contains("<mark>hereby assigns</mark>"));
 }
@@ -337,23 +286,13 @@ fn html_report_renders_in_chromium() {
     let shot = out_dir.join("report.png");
     std::fs::write(&page, &html).expect("write the page");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check_html_report.sh");
-    let run = Command::new("bash")
-        .arg(&script)
-        .arg(&page)
-        .arg(&shot)
-        .output()
-        .expect("run bash");
+    let run = Command::new("bash").arg(&script).arg(&page).arg(&shot).output().expect("run bash");
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "browser check failed: {stderr}");
     assert!(
         stderr.contains(&format!(
             "{} flagged clauses",
-            report
-                .red_flags
-                .iter()
-                .map(|f| f.clause_index)
-                .collect::<BTreeSet<_>>()
-                .len()
+            report.red_flags.iter().map(|f| f.clause_index).collect::<BTreeSet<_>>().len()
         )),
         "{stderr}"
     );
@@ -371,10 +310,7 @@ fn html_report_renders_in_chromium() {
         .arg(&broken_shot)
         .output()
         .expect("run bash");
-    assert!(
-        !run.status.success(),
-        "a page missing a flagged clause passed the check"
-    );
+    assert!(!run.status.success(), "a page missing a flagged clause passed the check");
     assert!(String::from_utf8_lossy(&run.stderr).contains("missing from the rendered page"));
 
     // And on a page that loads something from the network.
@@ -384,15 +320,8 @@ fn html_report_renders_in_chromium() {
     ] {
         let page_with = html.replacen("</body>", &format!("{external}</body>"), 1);
         std::fs::write(&broken_page, page_with).expect("write the page");
-        let run = Command::new("bash")
-            .arg(&script)
-            .arg(&broken_page)
-            .output()
-            .expect("run bash");
-        assert!(
-            !run.status.success(),
-            "external resource passed: {external}"
-        );
+        let run = Command::new("bash").arg(&script).arg(&broken_page).output().expect("run bash");
+        assert!(!run.status.success(), "external resource passed: {external}");
         assert!(String::from_utf8_lossy(&run.stderr).contains("external resource"));
     }
 }
@@ -408,10 +337,7 @@ fn every_json_field_is_documented_in_the_schema() {
     let doc_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report-schema.md");
     let doc = std::fs::read_to_string(&doc_path).expect("docs/report-schema.md exists");
     for key in keys {
-        assert!(
-            doc.contains(&format!("| `{key}` |")),
-            "`{key}` is not in docs/report-schema.md"
-        );
+        assert!(doc.contains(&format!("| `{key}` |")), "`{key}` is not in docs/report-schema.md");
     }
 }
 

@@ -70,7 +70,10 @@ impl StateCache {
             let keys = match read_keys(&path) {
                 Ok(keys) => keys,
                 Err(detail) => {
-                    tracing::warn!("skipping unreadable cache shard `{}`: {detail}", path.display());
+                    tracing::warn!(
+                        "skipping unreadable cache shard `{}`: {detail}",
+                        path.display()
+                    );
                     continue;
                 }
             };
@@ -155,11 +158,17 @@ impl StateCache {
     }
 }
 
-fn write_shard(path: &Path, states: &Tensor, offsets: &[u32], keys: &[String]) -> Result<(), CacheError> {
+fn write_shard(
+    path: &Path,
+    states: &Tensor,
+    offsets: &[u32],
+    keys: &[String],
+) -> Result<(), CacheError> {
     let dev = &Device::Cpu;
     let offsets_t = Tensor::from_slice(offsets, offsets.len(), dev).map_err(EncodeError::from)?;
     let key_bytes: Vec<u8> = keys.iter().flat_map(|k| k.bytes()).collect();
-    let keys_t = Tensor::from_vec(key_bytes, (keys.len(), KEY_LEN), dev).map_err(EncodeError::from)?;
+    let keys_t =
+        Tensor::from_vec(key_bytes, (keys.len(), KEY_LEN), dev).map_err(EncodeError::from)?;
     let tmp = path.with_extension("safetensors.tmp");
     let tensors: HashMap<String, Tensor> = [
         ("states".to_string(), states.clone()),
@@ -175,14 +184,16 @@ fn write_shard(path: &Path, states: &Tensor, offsets: &[u32], keys: &[String]) -
 fn read_keys(path: &Path) -> Result<Vec<String>, String> {
     // SAFETY: shards are only ever written whole under a temporary name and renamed,
     // and this process does not modify them while the map is alive.
-    let st = unsafe { candle_core::safetensors::MmapedSafetensors::new(path) }.map_err(|e| e.to_string())?;
+    let st = unsafe { candle_core::safetensors::MmapedSafetensors::new(path) }
+        .map_err(|e| e.to_string())?;
     let keys = st.load("keys", &Device::Cpu).map_err(|e| e.to_string())?;
     let rows = keys.to_vec2::<u8>().map_err(|e| e.to_string())?;
     rows.into_iter().map(|r| String::from_utf8(r).map_err(|e| e.to_string())).collect()
 }
 
 fn read_shard(path: &Path) -> Result<(Tensor, Vec<u32>), CacheError> {
-    let tensors = candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| io_err(path, e))?;
+    let tensors =
+        candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| io_err(path, e))?;
     let states = tensors.get("states").ok_or_else(|| io_err(path, "no `states` tensor"))?.clone();
     let offsets = tensors
         .get("offsets")

@@ -9,7 +9,12 @@ use super::model::Classifier;
 use super::train::TrainLog;
 
 /// The training part of a model card.
-pub fn training_card(model: &Classifier, log: &TrainLog, train: &[Dataset], dev: &[Dataset]) -> String {
+pub fn training_card(
+    model: &Classifier,
+    log: &TrainLog,
+    train: &[Dataset],
+    dev: &[Dataset],
+) -> String {
     let mut s = String::new();
     let m = &model.meta;
     let _ = writeln!(s, "# TermScore clause classifier\n");
@@ -29,7 +34,13 @@ pub fn training_card(model: &Classifier, log: &TrainLog, train: &[Dataset], dev:
     let _ = writeln!(s, "| file | examples | labels annotated |\n|---|---|---|");
     for set in train.iter().chain(dev) {
         let role = if train.iter().any(|t| std::ptr::eq(t, set)) { "train" } else { "dev" };
-        let _ = writeln!(s, "| `{}` ({role}) | {} | {} |", set.path.display(), set.examples.len(), set.scope.len());
+        let _ = writeln!(
+            s,
+            "| `{}` ({role}) | {} | {} |",
+            set.path.display(),
+            set.examples.len(),
+            set.scope.len()
+        );
     }
     let _ = writeln!(
         s,
@@ -64,7 +75,11 @@ pub fn report_table(title: &str, report: &Report) -> String {
     );
     let _ = writeln!(s, "| label | precision | recall | F1 | support |\n|---|---|---|---|---|");
     for (label, r) in &report.per_label {
-        let _ = writeln!(s, "| {label} | {:.3} | {:.3} | {:.3} | {} |", r.precision, r.recall, r.f1, r.support);
+        let _ = writeln!(
+            s,
+            "| {label} | {:.3} | {:.3} | {:.3} | {} |",
+            r.precision, r.recall, r.f1, r.support
+        );
     }
     s
 }

@@ -125,8 +125,11 @@ mod tests {
     fn unknown_labels_are_listed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.jsonl");
-        std::fs::write(&path, "{\"text\":\"a\",\"labels\":[\"b\",\"zz\"]}\n{\"text\":\"c\",\"labels\":[\"yy\"]}\n")
-            .unwrap();
+        std::fs::write(
+            &path,
+            "{\"text\":\"a\",\"labels\":[\"b\",\"zz\"]}\n{\"text\":\"c\",\"labels\":[\"yy\"]}\n",
+        )
+        .unwrap();
         let err = read_labelled(&path, &|l| l == "b").unwrap_err().to_string();
         assert!(err.contains("unknown label ids: yy, zz"), "{err}");
         let ok = read_labelled(&path, &|_| true).unwrap();

@@ -24,7 +24,8 @@ pub struct HeadConfig {
 }
 
 /// Parameter names, in a fixed order (saved under these names).
-const NAMES: [&str; 8] = ["w_att", "b_att", "queries", "w_out", "b_out", "w_mean", "lexical", "bias"];
+const NAMES: [&str; 8] =
+    ["w_att", "b_att", "queries", "w_out", "b_out", "w_mean", "lexical", "bias"];
 
 /// The head's parameters as trainable variables.
 pub struct Head {
@@ -86,7 +87,7 @@ impl Head {
         let (h, a, l) = (config.hidden, config.attn_dim, config.labels);
         let glorot = |fan_in: usize, fan_out: usize| (6.0 / (fan_in + fan_out) as f32).sqrt();
         let zeros = |shape: &[usize]| Tensor::zeros(shape, DType::F32, &Device::Cpu);
-        let tensors = vec![
+        let tensors = [
             rng.uniform_tensor(&[h, a], glorot(h, a))?,
             zeros(&[a])?,
             rng.uniform_tensor(&[l, a], glorot(a, 1))?,
@@ -105,7 +106,9 @@ impl Head {
         let vars = NAMES
             .iter()
             .map(|n| {
-                let t = tensors.get(*n).ok_or_else(|| candle_core::Error::Msg(format!("head lacks `{n}`")))?;
+                let t = tensors
+                    .get(*n)
+                    .ok_or_else(|| candle_core::Error::Msg(format!("head lacks `{n}`")))?;
                 Var::from_tensor(&t.to_dtype(DType::F32)?)
             })
             .collect::<Result<Vec<_>>>()?;
@@ -122,7 +125,10 @@ impl Head {
         ];
         for ((name, var), shape) in NAMES.iter().zip(&head.vars).zip(expect) {
             if var.dims() != shape {
-                candle_core::bail!("head tensor `{name}` has shape {:?}, expected {shape:?}", var.dims());
+                candle_core::bail!(
+                    "head tensor `{name}` has shape {:?}, expected {shape:?}",
+                    var.dims()
+                );
             }
         }
         Ok(head)
@@ -145,14 +151,22 @@ impl Head {
         let (b, t, h) = batch.states.dims3()?;
         let states = &batch.states;
         // Label-wise attention.
-        let proj = states.reshape((b * t, h))?.matmul(w_att.as_tensor())?.broadcast_add(b_att.as_tensor())?.tanh()?;
-        let scores = proj.matmul(&queries.as_tensor().t()?)?.reshape((b, t, self.config.labels))?.transpose(1, 2)?;
+        let proj = states
+            .reshape((b * t, h))?
+            .matmul(w_att.as_tensor())?
+            .broadcast_add(b_att.as_tensor())?
+            .tanh()?;
+        let scores = proj
+            .matmul(&queries.as_tensor().t()?)?
+            .reshape((b, t, self.config.labels))?
+            .transpose(1, 2)?;
         let pad_bias = ((batch.mask.clone() - 1.0)? * 1e4)?.unsqueeze(1)?;
         // NOTE: candle-nn's fused softmax_last_dim has no backward pass; the composed
         // softmax does, and the head is trained through it.
         let weights = candle_nn::ops::softmax(&scores.broadcast_add(&pad_bias)?, D::Minus1)?;
         let attended = weights.matmul(states)?; // [B, L, h]
-        let att_logits = attended.broadcast_mul(&w_out.as_tensor().unsqueeze(0)?)?.sum(D::Minus1)?;
+        let att_logits =
+            attended.broadcast_mul(&w_out.as_tensor().unsqueeze(0)?)?.sum(D::Minus1)?;
         // Mean-pooled embedding.
         let lens = batch.mask.sum_keepdim(1)?.clamp(1.0, f64::MAX)?;
         let mean = states.broadcast_mul(&batch.mask.unsqueeze(2)?)?.sum(1)?.broadcast_div(&lens)?;
@@ -160,7 +174,11 @@ impl Head {
         // Lexical.
         let rows = lexical.as_tensor().index_select(&batch.lex_ids, 0)?; // [nnz, L]
         let lex_logits = batch.lex_weights.matmul(&rows)?;
-        att_logits.broadcast_add(b_out.as_tensor())?.add(&mean_logits)?.add(&lex_logits)?.broadcast_add(bias.as_tensor())
+        att_logits
+            .broadcast_add(b_out.as_tensor())?
+            .add(&mean_logits)?
+            .add(&lex_logits)?
+            .broadcast_add(bias.as_tensor())
     }
 }
 
@@ -202,9 +220,15 @@ pub fn make_batch(states: &[&Tensor], lexical: &[&Sparse], max_tokens: usize) ->
 /// Masked, class-weighted binary cross-entropy with logits.
 /// `targets` and `scope` are `[B, L]` (scope 1 where the example's file annotates the
 /// label); `pos_weight` is `[L]`.
-pub fn loss(logits: &Tensor, targets: &Tensor, scope: &Tensor, pos_weight: &Tensor) -> Result<Tensor> {
+pub fn loss(
+    logits: &Tensor,
+    targets: &Tensor,
+    scope: &Tensor,
+    pos_weight: &Tensor,
+) -> Result<Tensor> {
     // softplus(z) = max(z, 0) + ln(1 + e^-|z|), computed without overflow.
-    let softplus = |z: &Tensor| -> Result<Tensor> { z.relu()?.add(&((z.abs()?.neg()?.exp()? + 1.0)?.log()?)) };
+    let softplus =
+        |z: &Tensor| -> Result<Tensor> { z.relu()?.add(&((z.abs()?.neg()?.exp()? + 1.0)?.log()?)) };
     let pos = softplus(&logits.neg()?)?.mul(targets)?.broadcast_mul(pos_weight)?;
     let neg = softplus(logits)?.mul(&(targets.neg()? + 1.0)?)?;
     let per = pos.add(&neg)?.mul(scope)?;
@@ -229,7 +253,8 @@ mod tests {
         let long = rng.uniform_tensor(&[9, 8], 1.0).unwrap();
         let (a, b) = (sparse(&[1, 5], &[0.6, 0.8]), sparse(&[2], &[1.0]));
         let alone = head.forward(&make_batch(&[&short], &[&a], 256).unwrap()).unwrap();
-        let together = head.forward(&make_batch(&[&short, &long], &[&a, &b], 256).unwrap()).unwrap();
+        let together =
+            head.forward(&make_batch(&[&short, &long], &[&a, &b], 256).unwrap()).unwrap();
         let diff = (alone.get(0).unwrap() - together.get(0).unwrap()).unwrap().abs().unwrap();
         assert!(diff.max(0).unwrap().to_scalar::<f32>().unwrap() < 1e-4);
     }
@@ -246,9 +271,11 @@ mod tests {
         let dev = Device::Cpu;
         let targets = Tensor::new(&[[1f32, 0.0]], &dev).unwrap();
         let pw = Tensor::new(&[1f32, 1.0], &dev).unwrap();
-        let only_first = loss(&logits, &targets, &Tensor::new(&[[1f32, 0.0]], &dev).unwrap(), &pw).unwrap();
+        let only_first =
+            loss(&logits, &targets, &Tensor::new(&[[1f32, 0.0]], &dev).unwrap(), &pw).unwrap();
         let flipped = Tensor::new(&[[1f32, 1.0]], &dev).unwrap();
-        let other = loss(&logits, &flipped, &Tensor::new(&[[1f32, 0.0]], &dev).unwrap(), &pw).unwrap();
+        let other =
+            loss(&logits, &flipped, &Tensor::new(&[[1f32, 0.0]], &dev).unwrap(), &pw).unwrap();
         // The second label's target is outside the scope: changing it changes nothing.
         assert_eq!(only_first.to_scalar::<f32>().unwrap(), other.to_scalar::<f32>().unwrap());
         let grads = only_first.backward().unwrap();

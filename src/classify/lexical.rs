@@ -90,7 +90,10 @@ impl Idf {
             .collect();
         pairs.sort_by_key(|p| p.0);
         let norm = pairs.iter().map(|p| p.1 * p.1).sum::<f32>().sqrt().max(1e-12);
-        Sparse { ids: pairs.iter().map(|p| p.0).collect(), weights: pairs.iter().map(|p| p.1 / norm).collect() }
+        Sparse {
+            ids: pairs.iter().map(|p| p.0).collect(),
+            weights: pairs.iter().map(|p| p.1 / norm).collect(),
+        }
     }
 }
 
@@ -100,7 +103,10 @@ mod tests {
 
     #[test]
     fn words_are_lowercased_and_split_on_punctuation() {
-        assert_eq!(words("Client's use, \"for ANY purpose\"."), vec!["client's", "use", "for", "any", "purpose"]);
+        assert_eq!(
+            words("Client's use, \"for ANY purpose\"."),
+            vec!["client's", "use", "for", "any", "purpose"]
+        );
     }
 
     #[test]

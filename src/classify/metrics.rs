@@ -57,7 +57,8 @@ fn f1(p: f64, r: f64) -> f64 {
 /// Evaluates `predicted` label sets against `gold`, over the labels in `labels` (the
 /// labels that occur in the gold file). Macro-F1 averages those labels equally.
 pub fn evaluate(labels: &[String], gold: &[Vec<String>], predicted: &[Vec<String>]) -> Report {
-    let mut counts: BTreeMap<&str, Counts> = labels.iter().map(|l| (l.as_str(), Counts::default())).collect();
+    let mut counts: BTreeMap<&str, Counts> =
+        labels.iter().map(|l| (l.as_str(), Counts::default())).collect();
     for (g, p) in gold.iter().zip(predicted) {
         for (label, c) in counts.iter_mut() {
             let in_gold = g.iter().any(|x| x == label);
@@ -70,8 +71,13 @@ pub fn evaluate(labels: &[String], gold: &[Vec<String>], predicted: &[Vec<String
             }
         }
     }
-    let total = counts.values().fold(Counts::default(), |a, c| Counts { tp: a.tp + c.tp, fp: a.fp + c.fp, fn_: a.fn_ + c.fn_ });
-    let per_label: BTreeMap<String, LabelScores> = counts.iter().map(|(l, c)| (l.to_string(), c.scores())).collect();
+    let total = counts.values().fold(Counts::default(), |a, c| Counts {
+        tp: a.tp + c.tp,
+        fp: a.fp + c.fp,
+        fn_: a.fn_ + c.fn_,
+    });
+    let per_label: BTreeMap<String, LabelScores> =
+        counts.iter().map(|(l, c)| (l.to_string(), c.scores())).collect();
     let macro_f1 = if per_label.is_empty() {
         0.0
     } else {

@@ -1,11 +1,11 @@
 //! Clause classification: encoder token states become per-label probabilities.
 
 pub mod cache;
+pub mod card;
 pub mod dataset;
 pub mod head;
 pub mod lexical;
 pub mod metrics;
-pub mod taxonomy;
 pub mod model;
+pub mod taxonomy;
 pub mod train;
-pub mod card;

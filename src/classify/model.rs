@@ -80,10 +80,15 @@ impl Classifier {
             return Err(fail("no such folder".into()));
         }
         let meta_path = dir.join("classifier.json");
-        let meta_text = std::fs::read_to_string(&meta_path).map_err(|e| fail(format!("`classifier.json`: {e}")))?;
-        let meta: Meta = serde_json::from_str(&meta_text).map_err(|e| fail(format!("`classifier.json`: {e}")))?;
+        let meta_text = std::fs::read_to_string(&meta_path)
+            .map_err(|e| fail(format!("`classifier.json`: {e}")))?;
+        let meta: Meta = serde_json::from_str(&meta_text)
+            .map_err(|e| fail(format!("`classifier.json`: {e}")))?;
         if meta.format != FORMAT {
-            return Err(fail(format!("format {} is not supported (expected {FORMAT})", meta.format)));
+            return Err(fail(format!(
+                "format {} is not supported (expected {FORMAT})",
+                meta.format
+            )));
         }
         if meta.labels.len() != meta.thresholds.len() || meta.labels.len() != meta.head.labels {
             return Err(fail("labels, thresholds and head sizes disagree".into()));
@@ -91,7 +96,8 @@ impl Classifier {
         let weights = dir.join("head.safetensors");
         let tensors = candle_core::safetensors::load(&weights, &Device::Cpu)
             .map_err(|e| fail(format!("`head.safetensors`: {e}")))?;
-        let head = Head::from_tensors(meta.head, &tensors).map_err(|e| fail(format!("`head.safetensors`: {e}")))?;
+        let head = Head::from_tensors(meta.head, &tensors)
+            .map_err(|e| fail(format!("`head.safetensors`: {e}")))?;
         let idf = tensors
             .get("idf")
             .ok_or_else(|| fail("`head.safetensors` lacks `idf`".into()))?
@@ -116,11 +122,15 @@ impl Classifier {
             let t = if name == "lexical" { t.to_dtype(DType::F16)? } else { t };
             tensors.insert(name, t);
         }
-        tensors.insert("idf".into(), Tensor::from_slice(&self.idf.idf, self.idf.idf.len(), &Device::Cpu)?);
+        tensors.insert(
+            "idf".into(),
+            Tensor::from_slice(&self.idf.idf, self.idf.idf.len(), &Device::Cpu)?,
+        );
         let tmp = dir.join("head.safetensors.tmp");
         candle_core::safetensors::save(&tensors, &tmp).map_err(|e| fail(e.to_string()))?;
         let meta = serde_json::to_string_pretty(&self.meta).map_err(|e| fail(e.to_string()))?;
-        write_atomic(&dir.join("classifier.json"), meta.as_bytes()).map_err(|e| fail(e.to_string()))?;
+        write_atomic(&dir.join("classifier.json"), meta.as_bytes())
+            .map_err(|e| fail(e.to_string()))?;
         std::fs::rename(&tmp, dir.join("head.safetensors")).map_err(|e| fail(e.to_string()))?;
         Ok(())
     }
@@ -131,7 +141,11 @@ impl Classifier {
         if *found != self.meta.encoder.sha256 {
             return Err(ModelError::EncoderMismatch {
                 dir: self.dir.clone().unwrap_or_default(),
-                expected: format!("{} ({})", self.meta.encoder.name, short(&self.meta.encoder.sha256)),
+                expected: format!(
+                    "{} ({})",
+                    self.meta.encoder.name,
+                    short(&self.meta.encoder.sha256)
+                ),
                 found: short(found).to_string(),
             });
         }
@@ -143,7 +157,11 @@ impl Classifier {
     }
 
     /// Probabilities from token states (`[tokens, hidden]` each) of the given texts.
-    pub fn predict_states(&self, states: &[Tensor], texts: &[&str]) -> Result<Vec<Prediction>, ModelError> {
+    pub fn predict_states(
+        &self,
+        states: &[Tensor],
+        texts: &[&str],
+    ) -> Result<Vec<Prediction>, ModelError> {
         const BATCH: usize = 64;
         let features: Vec<Sparse> = texts.iter().map(|t| self.idf.features(t)).collect();
         let mut out = Vec::with_capacity(texts.len());
@@ -158,8 +176,13 @@ impl Classifier {
     }
 
     /// Runs the encoder and the head over texts, in input order.
-    pub fn predict(&self, encoder: &Encoder, texts: &[&str]) -> Result<Vec<Prediction>, ModelError> {
-        let states: Vec<Tensor> = encoder.token_states(texts)?.into_iter().map(|s| s.states).collect();
+    pub fn predict(
+        &self,
+        encoder: &Encoder,
+        texts: &[&str],
+    ) -> Result<Vec<Prediction>, ModelError> {
+        let states: Vec<Tensor> =
+            encoder.token_states(texts)?.into_iter().map(|s| s.states).collect();
         self.predict_states(&states, texts)
     }
 

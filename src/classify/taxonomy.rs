@@ -168,10 +168,15 @@ impl Taxonomy {
                 return Err(invalid(format!("label `{}` is defined twice", label.id)));
             }
             if !groups.is_empty() && !groups.contains(label.group.as_str()) {
-                return Err(invalid(format!("label `{}` names unknown group `{}`", label.id, label.group)));
+                return Err(invalid(format!(
+                    "label `{}` names unknown group `{}`",
+                    label.id, label.group
+                )));
             }
             for side in [Side::Provider, Side::Client] {
-                if label.risk.for_side(side) < 0 && (label.why(side).is_none() || label.suggestion(side).is_none()) {
+                if label.risk.for_side(side) < 0
+                    && (label.why(side).is_none() || label.suggestion(side).is_none())
+                {
                     return Err(invalid(format!(
                         "label `{}` is a risk for the {} but lacks why_{} or suggest_{}",
                         label.id,
@@ -184,7 +189,11 @@ impl Taxonomy {
             let patterns = label
                 .evidence
                 .iter()
-                .map(|p| Regex::new(p).map_err(|e| invalid(format!("label `{}`: bad evidence pattern: {e}", label.id))))
+                .map(|p| {
+                    Regex::new(p).map_err(|e| {
+                        invalid(format!("label `{}`: bad evidence pattern: {e}", label.id))
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             evidence.push(patterns);
         }
@@ -192,7 +201,10 @@ impl Taxonomy {
         for rule in &file.missing {
             for id in rule.protective_labels.iter().chain(&rule.when_any) {
                 if !known(id) {
-                    return Err(invalid(format!("missing-protection rule `{}` names unknown label `{id}`", rule.id)));
+                    return Err(invalid(format!(
+                        "missing-protection rule `{}` names unknown label `{id}`",
+                        rule.id
+                    )));
                 }
             }
         }
@@ -203,7 +215,14 @@ impl Taxonomy {
                 }
             }
         }
-        Ok(Self { groups: file.group, labels: file.label, missing: file.missing, notes: file.note, evidence, by_id })
+        Ok(Self {
+            groups: file.group,
+            labels: file.label,
+            missing: file.missing,
+            notes: file.note,
+            evidence,
+            by_id,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -232,8 +251,10 @@ impl Taxonomy {
 
     /// Byte ranges in `text` where the label's evidence patterns match, merged and sorted.
     pub fn evidence_spans(&self, label: usize, text: &str) -> Vec<std::ops::Range<usize>> {
-        let mut spans: Vec<std::ops::Range<usize>> =
-            self.evidence[label].iter().flat_map(|re| re.find_iter(text).map(|m| m.range())).collect();
+        let mut spans: Vec<std::ops::Range<usize>> = self.evidence[label]
+            .iter()
+            .flat_map(|re| re.find_iter(text).map(|m| m.range()))
+            .collect();
         spans.sort_by_key(|r| (r.start, r.end));
         let mut merged: Vec<std::ops::Range<usize>> = Vec::new();
         for span in spans {

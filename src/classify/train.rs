@@ -88,6 +88,9 @@ pub struct TrainLog {
     pub seconds: f64,
 }
 
+/// The best epoch so far: dev score, head tensors, thresholds.
+type Snapshot = (f64, Vec<(String, Tensor)>, Vec<f32>);
+
 /// Training or dev examples with their states, features, targets and scope masks.
 struct Prepared {
     states: Vec<Tensor>,
@@ -96,18 +99,30 @@ struct Prepared {
     scope: Vec<Vec<f32>>,
 }
 
-fn prepare(sets: &[Dataset], labels: &[String], idf: &Idf, cache: &mut StateCache) -> Result<Prepared, TrainError> {
-    let mut p = Prepared { states: Vec::new(), lex: Vec::new(), targets: Vec::new(), scope: Vec::new() };
+fn prepare(
+    sets: &[Dataset],
+    labels: &[String],
+    idf: &Idf,
+    cache: &mut StateCache,
+) -> Result<Prepared, TrainError> {
+    let mut p =
+        Prepared { states: Vec::new(), lex: Vec::new(), targets: Vec::new(), scope: Vec::new() };
     for set in sets {
         for ex in &set.examples {
             let scope: Vec<f32> = labels
                 .iter()
-                .map(|l| if set.scope.contains(l) || ex.extra_scope.contains(l) { 1.0 } else { 0.0 })
+                .map(
+                    |l| if set.scope.contains(l) || ex.extra_scope.contains(l) { 1.0 } else { 0.0 },
+                )
                 .collect();
-            let states = cache.get(&ex.text)?.ok_or_else(|| TrainError::NotCached(ex.text.chars().take(60).collect()))?;
+            let states = cache
+                .get(&ex.text)?
+                .ok_or_else(|| TrainError::NotCached(ex.text.chars().take(60).collect()))?;
             p.states.push(states);
             p.lex.push(idf.features(&ex.text));
-            p.targets.push(labels.iter().map(|l| if ex.labels.contains(l) { 1.0 } else { 0.0 }).collect());
+            p.targets.push(
+                labels.iter().map(|l| if ex.labels.contains(l) { 1.0 } else { 0.0 }).collect(),
+            );
             p.scope.push(scope);
         }
     }
@@ -145,7 +160,10 @@ pub fn train(
     }
     let idf = match init {
         Some(model) => model.idf.clone(),
-        None => Idf::fit(train_sets.iter().flat_map(|s| s.examples.iter().map(|e| e.text.as_str())), opts.buckets),
+        None => Idf::fit(
+            train_sets.iter().flat_map(|s| s.examples.iter().map(|e| e.text.as_str())),
+            opts.buckets,
+        ),
     };
     let data = prepare(train_sets, &labels, &idf, cache)?;
     let dev = prepare(dev_sets, &labels, &idf, cache)?;
@@ -161,13 +179,15 @@ pub fn train(
             seen[l] += s[l] as f64;
         }
     }
-    let pos_weight: Vec<f32> =
-        (0..n_labels).map(|l| ((seen[l] - pos[l]).max(1.0) / pos[l].max(1.0)).sqrt().clamp(1.0, 30.0) as f32).collect();
+    let pos_weight: Vec<f32> = (0..n_labels)
+        .map(|l| ((seen[l] - pos[l]).max(1.0) / pos[l].max(1.0)).sqrt().clamp(1.0, 30.0) as f32)
+        .collect();
     let prior: Vec<f32> =
         (0..n_labels).map(|l| (((pos[l] + 1.0) / (seen[l] - pos[l] + 1.0)).ln()) as f32).collect();
     let pos_weight_t = Tensor::from_slice(&pos_weight, n_labels, &Device::Cpu)?;
 
-    let config = HeadConfig { hidden, attn_dim: opts.attn_dim, labels: n_labels, buckets: idf.buckets };
+    let config =
+        HeadConfig { hidden, attn_dim: opts.attn_dim, labels: n_labels, buckets: idf.buckets };
     let head = match init {
         Some(model) => extend_head(model, &labels, config, opts.seed, &prior)?,
         None => Head::new(config, opts.seed, &prior)?,
@@ -185,7 +205,7 @@ pub fn train(
         dev_examples: dev.states.len(),
         seconds: 0.0,
     };
-    let mut best: Option<(f64, Vec<(String, Tensor)>, Vec<f32>)> = None;
+    let mut best: Option<Snapshot> = None;
     let mut since_best = 0;
     for epoch in 1..=opts.max_epochs {
         let epoch_start = Instant::now();
@@ -213,12 +233,21 @@ pub fn train(
             let (f1, th) = tune_thresholds(&probs, &dev, n_labels);
             (Some(f1), th)
         };
-        let entry = EpochLog { epoch, train_loss, dev_macro_f1: dev_f1, seconds: epoch_start.elapsed().as_secs_f64() };
+        let entry = EpochLog {
+            epoch,
+            train_loss,
+            dev_macro_f1: dev_f1,
+            seconds: epoch_start.elapsed().as_secs_f64(),
+        };
         on_event(Event::EpochEnd(&entry));
         log.epochs.push(entry);
         let score = dev_f1.unwrap_or(epoch as f64);
         if best.as_ref().is_none_or(|(b, _, _)| score > *b) {
-            let snapshot = head.tensors().into_iter().map(|(n, t)| Ok((n, t.copy()?))).collect::<candle_core::Result<_>>()?;
+            let snapshot = head
+                .tensors()
+                .into_iter()
+                .map(|(n, t)| Ok((n, t.copy()?)))
+                .collect::<candle_core::Result<_>>()?;
             best = Some((score, snapshot, thresholds));
             log.best_epoch = epoch;
             since_best = 0;
@@ -265,13 +294,20 @@ fn plan_batches(states: &[Tensor], batch_size: usize, rng: &mut SplitMix) -> Vec
     batches
 }
 
-fn rows_tensor<'a>(rows: impl Iterator<Item = &'a Vec<f32>>, width: usize) -> candle_core::Result<Tensor> {
+fn rows_tensor<'a>(
+    rows: impl Iterator<Item = &'a Vec<f32>>,
+    width: usize,
+) -> candle_core::Result<Tensor> {
     let flat: Vec<f32> = rows.flat_map(|r| r.iter().copied()).collect();
     let n = flat.len() / width.max(1);
     Tensor::from_vec(flat, (n, width), &Device::Cpu)
 }
 
-fn probabilities(head: &Head, data: &Prepared, max_tokens: usize) -> candle_core::Result<Vec<Vec<f32>>> {
+fn probabilities(
+    head: &Head,
+    data: &Prepared,
+    max_tokens: usize,
+) -> candle_core::Result<Vec<Vec<f32>>> {
     let mut out = Vec::with_capacity(data.states.len());
     let mut order: Vec<usize> = (0..data.states.len()).collect();
     order.sort_by_key(|&i| data.states[i].dim(0).unwrap_or(0));
@@ -279,7 +315,9 @@ fn probabilities(head: &Head, data: &Prepared, max_tokens: usize) -> candle_core
     for chunk in order.chunks(64) {
         let states: Vec<&Tensor> = chunk.iter().map(|&i| &data.states[i]).collect();
         let lex: Vec<&Sparse> = chunk.iter().map(|&i| &data.lex[i]).collect();
-        let probs = candle_nn::ops::sigmoid(&head.forward(&make_batch(&states, &lex, max_tokens)?)?.detach())?;
+        let probs = candle_nn::ops::sigmoid(
+            &head.forward(&make_batch(&states, &lex, max_tokens)?)?.detach(),
+        )?;
         for (&i, p) in chunk.iter().zip(probs.to_vec2::<f32>()?) {
             by_index[i] = p;
         }
@@ -314,9 +352,18 @@ fn tune_thresholds(probs: &[Vec<f32>], dev: &Prepared, n_labels: usize) -> (f64,
 
 /// Copies an existing head into a head with `labels`, keeping learned rows of the
 /// labels both share and starting new labels fresh.
-fn extend_head(model: &Classifier, labels: &[String], config: HeadConfig, seed: u64, prior: &[f32]) -> Result<Head, TrainError> {
+fn extend_head(
+    model: &Classifier,
+    labels: &[String],
+    config: HeadConfig,
+    seed: u64,
+    prior: &[f32],
+) -> Result<Head, TrainError> {
     let fresh = Head::new(config, seed, prior)?;
-    if model.meta.head.hidden != config.hidden || model.meta.head.attn_dim != config.attn_dim || model.idf.buckets != config.buckets {
+    if model.meta.head.hidden != config.hidden
+        || model.meta.head.attn_dim != config.attn_dim
+        || model.idf.buckets != config.buckets
+    {
         return Err(ModelError::Load {
             dir: model.dir.clone().unwrap_or_default(),
             detail: "its head shape differs from the requested training settings".into(),
@@ -329,7 +376,9 @@ fn extend_head(model: &Classifier, labels: &[String], config: HeadConfig, seed: 
         new.insert(name.into(), old[name].clone());
     }
     // Label-indexed tensors: rows (or columns) per label.
-    for (name, dim) in [("queries", 0), ("w_out", 0), ("b_out", 0), ("w_mean", 1), ("lexical", 1), ("bias", 0)] {
+    for (name, dim) in
+        [("queries", 0), ("w_out", 0), ("b_out", 0), ("w_mean", 1), ("lexical", 1), ("bias", 0)]
+    {
         let mut parts = Vec::with_capacity(labels.len());
         for (i, label) in labels.iter().enumerate() {
             let src = match model.label_index(label) {

@@ -13,7 +13,9 @@ use termscore::classify::taxonomy::Taxonomy;
 use termscore::encode::{resolve, Encoder, EncoderOptions, Precision};
 use termscore::exit::ExitCode;
 
-use crate::cli::{ClassifierArgs, ClassifyArgs, ClassifyFormat, EvalArgs, PrecisionArg, ReportFormat};
+use crate::cli::{
+    ClassifierArgs, ClassifyArgs, ClassifyFormat, EvalArgs, PrecisionArg, ReportFormat,
+};
 
 /// A classifier and the encoder it was trained on, loaded once.
 pub struct Loaded {
@@ -33,8 +35,11 @@ pub fn load(args: &ClassifierArgs) -> Result<Loaded> {
         PrecisionArg::F32 => Precision::F32,
         PrecisionArg::Int8 => Precision::Int8,
     };
-    let encoder = Encoder::load(&resolved, EncoderOptions { threads: args.threads, precision, ..EncoderOptions::default() })
-        .with_context(|| format!("failed to load the encoder in `{}`", resolved.dir.display()))?;
+    let encoder = Encoder::load(
+        &resolved,
+        EncoderOptions { threads: args.threads, precision, ..EncoderOptions::default() },
+    )
+    .with_context(|| format!("failed to load the encoder in `{}`", resolved.dir.display()))?;
     classifier.check_encoder(&encoder)?;
     Ok(Loaded { classifier, encoder })
 }
@@ -55,7 +60,10 @@ pub fn classify(args: ClassifyArgs) -> Result<ExitCode> {
                     .zip(&p.probabilities)
                     .map(|(l, &prob)| (l.clone(), serde_json::json!((prob * 1e4).round() / 1e4)))
                     .collect();
-                serde_json::to_writer(&mut out, &serde_json::json!({ "labels": above, "probabilities": probabilities }))?;
+                serde_json::to_writer(
+                    &mut out,
+                    &serde_json::json!({ "labels": above, "probabilities": probabilities }),
+                )?;
                 writeln!(out)?;
             }
             ClassifyFormat::Text => {
@@ -67,7 +75,11 @@ pub fn classify(args: ClassifyArgs) -> Result<ExitCode> {
                     })
                     .collect();
                 let snippet: String = text.chars().take(80).collect();
-                writeln!(out, "{}\t{snippet}", if shown.is_empty() { "-".into() } else { shown.join(", ") })?;
+                writeln!(
+                    out,
+                    "{}\t{snippet}",
+                    if shown.is_empty() { "-".into() } else { shown.join(", ") }
+                )?;
             }
         }
     }
@@ -93,7 +105,8 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
         states.push(cache.get(t)?.context("encoder output missing from the cache")?);
     }
     let predictions = loaded.classifier.predict_states(&states, &texts)?;
-    let predicted: Vec<Vec<String>> = predictions.iter().map(|p| loaded.classifier.labels_of(p)).collect();
+    let predicted: Vec<Vec<String>> =
+        predictions.iter().map(|p| loaded.classifier.labels_of(p)).collect();
     let gold: Vec<Vec<String>> = set.examples.iter().map(|e| e.labels.clone()).collect();
     let labels: Vec<String> = set.scope.iter().cloned().collect();
     let report = metrics::evaluate(&labels, &gold, &predicted);
@@ -104,11 +117,26 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
             writeln!(out)?;
         }
         ReportFormat::Text => {
-            writeln!(out, "{:<36} {:>9} {:>7} {:>7} {:>8}", "label", "precision", "recall", "f1", "support")?;
+            writeln!(
+                out,
+                "{:<36} {:>9} {:>7} {:>7} {:>8}",
+                "label", "precision", "recall", "f1", "support"
+            )?;
             for (label, r) in &report.per_label {
-                writeln!(out, "{label:<36} {:>9.3} {:>7.3} {:>7.3} {:>8}", r.precision, r.recall, r.f1, r.support)?;
+                writeln!(
+                    out,
+                    "{label:<36} {:>9.3} {:>7.3} {:>7.3} {:>8}",
+                    r.precision, r.recall, r.f1, r.support
+                )?;
             }
-            writeln!(out, "\nmicro-F1 {:.4}  macro-F1 {:.4}  ({} examples, {} labels)", report.micro_f1, report.macro_f1, report.examples, report.per_label.len())?;
+            writeln!(
+                out,
+                "\nmicro-F1 {:.4}  macro-F1 {:.4}  ({} examples, {} labels)",
+                report.micro_f1,
+                report.macro_f1,
+                report.examples,
+                report.per_label.len()
+            )?;
         }
     }
     Ok(ExitCode::Clean)

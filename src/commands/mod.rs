@@ -4,8 +4,8 @@ mod cache;
 mod classify;
 mod model;
 mod score;
-mod train;
 mod segment;
+mod train;
 
 use anyhow::Result;
 use termscore::exit::ExitCode;
@@ -31,7 +31,8 @@ pub fn read_text_input(path: Option<&std::path::Path>) -> Result<Vec<String>> {
     use std::io::Read;
     let (name, content) = match path {
         Some(p) if p != std::path::Path::new("-") => {
-            let content = std::fs::read_to_string(p).with_context(|| format!("failed to read `{}`", p.display()))?;
+            let content = std::fs::read_to_string(p)
+                .with_context(|| format!("failed to read `{}`", p.display()))?;
             (p.display().to_string(), content)
         }
         _ => {
@@ -40,16 +41,19 @@ pub fn read_text_input(path: Option<&std::path::Path>) -> Result<Vec<String>> {
             ("<stdin>".to_string(), s)
         }
     };
-    termscore::classify::dataset::parse_texts(&content).map_err(|e| anyhow::anyhow!("`{name}`: {e}"))
+    termscore::classify::dataset::parse_texts(&content)
+        .map_err(|e| anyhow::anyhow!("`{name}`: {e}"))
 }
 
 /// A progress bar on stderr (hidden when stderr is not a terminal).
 pub fn progress_bar(what: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     bar.set_message(what.to_string());
     bar

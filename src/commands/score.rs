@@ -28,7 +28,8 @@ pub fn run(args: ScoreArgs, color: ColorChoice) -> Result<ExitCode> {
     let several = args.files.len() > 1;
     if let Some(out) = &args.output {
         if several {
-            std::fs::create_dir_all(out).with_context(|| format!("failed to create `{}`", out.display()))?;
+            std::fs::create_dir_all(out)
+                .with_context(|| format!("failed to create `{}`", out.display()))?;
         }
     }
     let loaded = super::classify::load(&args.classifier)?;
@@ -57,7 +58,8 @@ pub fn run(args: ScoreArgs, color: ColorChoice) -> Result<ExitCode> {
         match &args.output {
             Some(out) => {
                 let path = if several { out.join(report_name(file, format)) } else { out.clone() };
-                write_atomic(&path, rendered.as_bytes()).with_context(|| format!("failed to write `{}`", path.display()))?;
+                write_atomic(&path, rendered.as_bytes())
+                    .with_context(|| format!("failed to write `{}`", path.display()))?;
             }
             None => {
                 let mut stdout = std::io::stdout().lock();
@@ -69,7 +71,12 @@ pub fn run(args: ScoreArgs, color: ColorChoice) -> Result<ExitCode> {
             }
         }
         if args.fail_under.is_some_and(|min| report.score < min) {
-            eprintln!("`{}`: score {} is below --fail-under {}", file.display(), report.score, args.fail_under.unwrap_or(0));
+            eprintln!(
+                "`{}`: score {} is below --fail-under {}",
+                file.display(),
+                report.score,
+                args.fail_under.unwrap_or(0)
+            );
             below += 1;
         }
     }
@@ -90,6 +97,9 @@ fn use_color(choice: ColorChoice, terminal: bool) -> bool {
 
 /// `contract.pdf` -> `contract.pdf.html` (keeps reports of `a.pdf` and `a.docx` apart).
 fn report_name(file: &Path, format: Format) -> PathBuf {
-    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".into());
     PathBuf::from(format!("{name}.{}", format.extension()))
 }

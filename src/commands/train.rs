@@ -17,7 +17,9 @@ use crate::cli::TrainArgs;
 pub fn read_sets(paths: &[std::path::PathBuf], taxonomy: &Taxonomy) -> Result<Vec<Dataset>> {
     paths
         .iter()
-        .map(|p| dataset::read_labelled(p, &|id| taxonomy.contains(id)).map_err(anyhow::Error::from))
+        .map(|p| {
+            dataset::read_labelled(p, &|id| taxonomy.contains(id)).map_err(anyhow::Error::from)
+        })
         .collect()
 }
 
@@ -31,8 +33,11 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     }
 
     let resolved = resolve::resolve(args.encoder.as_deref())?;
-    let encoder = Encoder::load(&resolved, EncoderOptions { threads: args.threads, ..EncoderOptions::default() })
-        .with_context(|| format!("failed to load the encoder in `{}`", resolved.dir.display()))?;
+    let encoder = Encoder::load(
+        &resolved,
+        EncoderOptions { threads: args.threads, ..EncoderOptions::default() },
+    )
+    .with_context(|| format!("failed to load the encoder in `{}`", resolved.dir.display()))?;
     if let Some(model) = &init {
         model.check_encoder(&encoder)?;
     }
@@ -64,35 +69,35 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     };
     // Training runs the head only: give candle's matmul the encoder's worker threads.
     termscore::encode::set_tensor_threads(encoder.info().threads);
-    let encoder_ref = EncoderRef {
-        name: encoder_name(&encoder),
-        sha256: encoder.info().sha256.clone(),
-    };
+    let encoder_ref =
+        EncoderRef { name: encoder_name(&encoder), sha256: encoder.info().sha256.clone() };
     let bar = super::progress_bar("training");
-    let (mut model, log) = encoder.install(|| train::train(
-        labels,
-        &train_sets,
-        &dev_sets,
-        &mut cache,
-        encoder_ref,
-        init.as_ref(),
-        &opts,
-        &mut |event| match event {
-            Event::EpochStart { epoch, batches } => {
-                bar.set_message(format!("epoch {epoch}"));
-                bar.set_length(batches as u64);
-                bar.set_position(0);
-            }
-            Event::Batch { done, .. } => bar.set_position(done as u64),
-            Event::EpochEnd(e) => bar.println(format!(
-                "epoch {}: train loss {:.4}, dev macro-F1 {}, {:.0}s",
-                e.epoch,
-                e.train_loss,
-                e.dev_macro_f1.map(|f| format!("{f:.4}")).unwrap_or_else(|| "-".into()),
-                e.seconds
-            )),
-        },
-    ))?;
+    let (mut model, log) = encoder.install(|| {
+        train::train(
+            labels,
+            &train_sets,
+            &dev_sets,
+            &mut cache,
+            encoder_ref,
+            init.as_ref(),
+            &opts,
+            &mut |event| match event {
+                Event::EpochStart { epoch, batches } => {
+                    bar.set_message(format!("epoch {epoch}"));
+                    bar.set_length(batches as u64);
+                    bar.set_position(0);
+                }
+                Event::Batch { done, .. } => bar.set_position(done as u64),
+                Event::EpochEnd(e) => bar.println(format!(
+                    "epoch {}: train loss {:.4}, dev macro-F1 {}, {:.0}s",
+                    e.epoch,
+                    e.train_loss,
+                    e.dev_macro_f1.map(|f| format!("{f:.4}")).unwrap_or_else(|| "-".into()),
+                    e.seconds
+                )),
+            },
+        )
+    })?;
     bar.finish_and_clear();
     model.save(&args.out)?;
     model.dir = Some(args.out.clone());
@@ -119,6 +124,11 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
 fn encoder_name(encoder: &Encoder) -> String {
     match &encoder.info().upstream {
         Some(up) => up.clone(),
-        None => encoder.info().dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        None => encoder
+            .info()
+            .dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
     }
 }

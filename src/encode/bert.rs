@@ -69,9 +69,10 @@ impl Dense {
     fn new(weight: Tensor, bias: Tensor, precision: Precision) -> Result<Self> {
         let weight = match precision {
             Precision::F32 => DenseWeight::F32(weight.t()?.contiguous()?),
-            Precision::Int8 => {
-                DenseWeight::Quantized(QMatMul::from_qtensor(QTensor::quantize(&weight, GgmlDType::Q8_0)?)?)
-            }
+            Precision::Int8 => DenseWeight::Quantized(QMatMul::from_qtensor(QTensor::quantize(
+                &weight,
+                GgmlDType::Q8_0,
+            )?)?),
         };
         Ok(Self { weight, bias })
     }
@@ -104,8 +105,16 @@ impl Embeddings {
         let h = cfg.hidden_size;
         Ok(Self {
             word: candle_nn::embedding(cfg.vocab_size, h, vb.pp("word_embeddings"))?,
-            position: candle_nn::embedding(cfg.max_position_embeddings, h, vb.pp("position_embeddings"))?,
-            token_type: candle_nn::embedding(cfg.type_vocab_size, h, vb.pp("token_type_embeddings"))?,
+            position: candle_nn::embedding(
+                cfg.max_position_embeddings,
+                h,
+                vb.pp("position_embeddings"),
+            )?,
+            token_type: candle_nn::embedding(
+                cfg.type_vocab_size,
+                h,
+                vb.pp("token_type_embeddings"),
+            )?,
             norm: candle_nn::layer_norm(h, cfg.layer_norm_eps, vb.pp("LayerNorm"))?,
         })
     }
@@ -146,10 +155,23 @@ impl Layer {
         Ok(Self {
             qkv,
             attn_out: Dense::load(att.pp("output").pp("dense"), h, h, precision)?,
-            attn_norm: candle_nn::layer_norm(h, cfg.layer_norm_eps, att.pp("output").pp("LayerNorm"))?,
-            intermediate: Dense::load(vb.pp("intermediate").pp("dense"), h, cfg.intermediate_size, precision)?,
+            attn_norm: candle_nn::layer_norm(
+                h,
+                cfg.layer_norm_eps,
+                att.pp("output").pp("LayerNorm"),
+            )?,
+            intermediate: Dense::load(
+                vb.pp("intermediate").pp("dense"),
+                h,
+                cfg.intermediate_size,
+                precision,
+            )?,
             output: Dense::load(vb.pp("output").pp("dense"), cfg.intermediate_size, h, precision)?,
-            out_norm: candle_nn::layer_norm(h, cfg.layer_norm_eps, vb.pp("output").pp("LayerNorm"))?,
+            out_norm: candle_nn::layer_norm(
+                h,
+                cfg.layer_norm_eps,
+                vb.pp("output").pp("LayerNorm"),
+            )?,
             heads: cfg.num_attention_heads,
             head_dim: h / cfg.num_attention_heads,
         })
@@ -200,12 +222,22 @@ impl BertModel {
         if config.hidden_size % config.num_attention_heads != 0 {
             candle_core::bail!("hidden_size is not a multiple of num_attention_heads");
         }
-        let vb = if vb.contains_tensor("bert.embeddings.word_embeddings.weight") { vb.pp("bert") } else { vb };
+        let vb = if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
+            vb.pp("bert")
+        } else {
+            vb
+        };
         let embeddings = Embeddings::load(vb.pp("embeddings"), config)?;
         let layers = (0..config.num_hidden_layers)
             .map(|i| Layer::load(vb.pp(format!("encoder.layer.{i}")), config, precision))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { embeddings, layers, config: config.clone(), precision, device: vb.device().clone() })
+        Ok(Self {
+            embeddings,
+            layers,
+            config: config.clone(),
+            precision,
+            device: vb.device().clone(),
+        })
     }
 
     /// Runs packed sequences (each already framed with `[CLS]`/`[SEP]` and no longer

@@ -141,22 +141,28 @@ impl Encoder {
         let dir = &resolved.dir;
         resolve::check_folder(dir)?;
         let config_path = dir.join("config.json");
-        let config_text = std::fs::read_to_string(&config_path).map_err(|e| bad_file(&config_path, e))?;
+        let config_text =
+            std::fs::read_to_string(&config_path).map_err(|e| bad_file(&config_path, e))?;
         let config: BertConfig =
             serde_json::from_str(&config_text).map_err(|e| bad_file(&config_path, e))?;
         if let Some(kind) = config.model_type.as_deref() {
             if !matches!(kind, "bert" | "roberta" | "xlm-roberta") {
-                return Err(bad_file(&config_path, format!("model_type `{kind}` is not a BERT-family encoder")));
+                return Err(bad_file(
+                    &config_path,
+                    format!("model_type `{kind}` is not a BERT-family encoder"),
+                ));
             }
         }
         let tokenizer = load_tokenizer(&dir.join("tokenizer.json"))?;
         let weights_path = dir.join("model.safetensors");
         let bytes = std::fs::read(&weights_path).map_err(|e| bad_file(&weights_path, e))?;
         let sha256 = format!("{:x}", Sha256::digest(&bytes));
-        let (parameters, stored_dtype) = describe_weights(&bytes).map_err(|e| bad_file(&weights_path, e))?;
+        let (parameters, stored_dtype) =
+            describe_weights(&bytes).map_err(|e| bad_file(&weights_path, e))?;
         let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu)
             .map_err(|e| bad_file(&weights_path, e))?;
-        let model = BertModel::load(vb, &config, opts.precision).map_err(|e| bad_file(&weights_path, e))?;
+        let model =
+            BertModel::load(vb, &config, opts.precision).map_err(|e| bad_file(&weights_path, e))?;
         let token_id = |t: &str| {
             tokenizer
                 .token_to_id(t)
@@ -185,7 +191,15 @@ impl Encoder {
             sha256,
         };
         tracing::debug!(threads, precision = ?opts.precision, dir = %dir.display(), "encoder loaded");
-        Ok(Self { model, tokenizer, pool, opts: EncoderOptions { threads, max_window, ..opts }, info, cls, sep })
+        Ok(Self {
+            model,
+            tokenizer,
+            pool,
+            opts: EncoderOptions { threads, max_window, ..opts },
+            info,
+            cls,
+            sep,
+        })
     }
 
     /// Runs `f` inside the encoder's thread pool, so that candle's parallel matmul (see
@@ -213,7 +227,8 @@ impl Encoder {
 
     /// Splits a text's token ids into framed windows.
     fn windows(&self, text: &str) -> Result<Vec<Vec<u32>>, EncodeError> {
-        let enc = self.tokenizer.encode(text, false).map_err(|e| EncodeError::Tokenize(e.to_string()))?;
+        let enc =
+            self.tokenizer.encode(text, false).map_err(|e| EncodeError::Tokenize(e.to_string()))?;
         let ids = enc.get_ids();
         let body = self.opts.max_window - 2;
         let frame = |chunk: &[u32]| {
@@ -231,8 +246,9 @@ impl Encoder {
 
     /// Token states for each text, in input order.
     pub fn token_states(&self, texts: &[&str]) -> Result<Vec<TokenStates>, EncodeError> {
-        let windows: Vec<Vec<Vec<u32>>> =
-            self.pool.install(|| texts.par_iter().map(|t| self.windows(t)).collect::<Result<_, _>>())?;
+        let windows: Vec<Vec<Vec<u32>>> = self
+            .pool
+            .install(|| texts.par_iter().map(|t| self.windows(t)).collect::<Result<_, _>>())?;
         // Flatten to (text, window) sequences, longest first, then cut into batches
         // under the token budget.
         let mut seqs: Vec<(usize, &[u32])> = windows
@@ -243,7 +259,10 @@ impl Encoder {
         seqs.sort_by_key(|(_, w)| std::cmp::Reverse(w.len()));
         let batches = batches_under_budget(&seqs, self.opts.batch_tokens);
         let results: Vec<Vec<(usize, Tensor)>> = self.pool.install(|| {
-            batches.par_iter().map(|batch| self.run_batch(batch)).collect::<Result<Vec<_>, EncodeError>>()
+            batches
+                .par_iter()
+                .map(|batch| self.run_batch(batch))
+                .collect::<Result<Vec<_>, EncodeError>>()
         })?;
         let mut per_text: Vec<Vec<Tensor>> = (0..texts.len()).map(|_| Vec::new()).collect();
         // The sort is stable and a text's last window is its shortest, so each text's
@@ -298,7 +317,10 @@ impl Encoder {
 
 /// Greedy batches over sequences sorted longest first: each batch holds sequences whose
 /// lengths sum to at most `budget` (a longer single sequence gets a batch of its own).
-fn batches_under_budget<'a>(seqs: &[(usize, &'a [u32])], budget: usize) -> Vec<Vec<(usize, &'a [u32])>> {
+fn batches_under_budget<'a>(
+    seqs: &[(usize, &'a [u32])],
+    budget: usize,
+) -> Vec<Vec<(usize, &'a [u32])>> {
     let mut batches = Vec::new();
     let mut current: Vec<(usize, &[u32])> = Vec::new();
     let mut tokens = 0;
@@ -318,8 +340,10 @@ fn batches_under_budget<'a>(seqs: &[(usize, &'a [u32])], budget: usize) -> Vec<V
 
 /// Parameter count and dtype(s) of a safetensors file, read from its header.
 fn describe_weights(bytes: &[u8]) -> Result<(usize, String), String> {
-    let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu).map_err(|e| e.to_string())?;
-    let mut dtypes: Vec<String> = tensors.values().map(|t| format!("{:?}", t.dtype()).to_lowercase()).collect();
+    let tensors =
+        candle_core::safetensors::load_buffer(bytes, &Device::Cpu).map_err(|e| e.to_string())?;
+    let mut dtypes: Vec<String> =
+        tensors.values().map(|t| format!("{:?}", t.dtype()).to_lowercase()).collect();
     dtypes.sort();
     dtypes.dedup();
     let params = tensors.values().map(|t| t.elem_count()).sum();
@@ -332,22 +356,25 @@ fn read_provenance(dir: &Path) -> Option<std::collections::HashMap<String, Strin
     serde_json::from_str(&text).ok()
 }
 
+/// Sets the threads candle's own matmul may use. The encoder sets this to 1 and runs
+/// batches side by side; training, which runs one batch at a time, raises it.
+pub fn set_tensor_threads(n: usize) {
+    std::env::set_var("RAYON_NUM_THREADS", n.max(1).to_string());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn batches_respect_the_token_budget_and_keep_every_sequence() {
-        let data: Vec<Vec<u32>> = [300, 120, 100, 90, 60, 10, 5].iter().map(|&n| vec![0u32; n]).collect();
-        let seqs: Vec<(usize, &[u32])> = data.iter().enumerate().map(|(i, d)| (i, d.as_slice())).collect();
+        let data: Vec<Vec<u32>> =
+            [300, 120, 100, 90, 60, 10, 5].iter().map(|&n| vec![0u32; n]).collect();
+        let seqs: Vec<(usize, &[u32])> =
+            data.iter().enumerate().map(|(i, d)| (i, d.as_slice())).collect();
         let batches = batches_under_budget(&seqs, 200);
-        let sizes: Vec<Vec<usize>> = batches.iter().map(|b| b.iter().map(|(_, w)| w.len()).collect()).collect();
+        let sizes: Vec<Vec<usize>> =
+            batches.iter().map(|b| b.iter().map(|(_, w)| w.len()).collect()).collect();
         assert_eq!(sizes, vec![vec![300], vec![120], vec![100, 90], vec![60, 10, 5]]);
     }
-}
-
-/// Sets the threads candle's own matmul may use. The encoder sets this to 1 and runs
-/// batches side by side; training, which runs one batch at a time, raises it.
-pub fn set_tensor_threads(n: usize) {
-    std::env::set_var("RAYON_NUM_THREADS", n.max(1).to_string());
 }

@@ -133,7 +133,8 @@ pub fn resolve_spec(spec: &str, origin: Origin) -> Result<ResolvedModel, Resolve
 
 /// Checks that a folder has the three required files, naming what is missing.
 pub fn check_folder(dir: &Path) -> Result<(), ResolveError> {
-    let missing: Vec<&str> = REQUIRED_FILES.iter().copied().filter(|f| !dir.join(f).is_file()).collect();
+    let missing: Vec<&str> =
+        REQUIRED_FILES.iter().copied().filter(|f| !dir.join(f).is_file()).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -173,7 +174,8 @@ fn parse_hub_id(id: &str) -> Result<(String, String), ResolveError> {
         None => (id, "main"),
     };
     let valid_part = |p: &str| {
-        !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        !p.is_empty()
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     };
     let parts: Vec<&str> = repo.split('/').collect();
     if parts.len() != 2 || !parts.iter().all(|p| valid_part(p)) || revision.is_empty() {
@@ -188,7 +190,10 @@ fn resolve_hub(id: &str, origin: Origin) -> Result<ResolvedModel, ResolveError> 
     if let Some((dir, commit)) = find_in_cache(&cache, &repo, &revision) {
         check_folder(&dir)?;
         tracing::debug!(dir = %dir.display(), "model found in the hub cache");
-        return Ok(ResolvedModel { dir, source: ModelSource::Hub { repo, revision, commit, origin } });
+        return Ok(ResolvedModel {
+            dir,
+            source: ModelSource::Hub { repo, revision, commit, origin },
+        });
     }
     if offline() {
         return Err(ResolveError::NotCached { repo, revision, cache });
@@ -224,7 +229,12 @@ pub fn find_in_cache(cache: &Path, repo: &str, revision: &str) -> Option<(PathBu
     Some((dir, commit))
 }
 
-fn download(cache: &Path, repo: &str, revision: &str, origin: Origin) -> Result<ResolvedModel, ResolveError> {
+fn download(
+    cache: &Path,
+    repo: &str,
+    revision: &str,
+    origin: Origin,
+) -> Result<ResolvedModel, ResolveError> {
     use hf_hub::api::sync::ApiBuilder;
     use hf_hub::{Repo, RepoType};
     let fail = |detail: String| ResolveError::Download {
@@ -237,7 +247,8 @@ fn download(cache: &Path, repo: &str, revision: &str, origin: Origin) -> Result<
         .with_progress(false)
         .build()
         .map_err(|e| fail(e.to_string()))?;
-    let hub_repo = api.repo(Repo::with_revision(repo.to_string(), RepoType::Model, revision.to_string()));
+    let hub_repo =
+        api.repo(Repo::with_revision(repo.to_string(), RepoType::Model, revision.to_string()));
     let mut dir = None;
     for file in REQUIRED_FILES {
         let path = hub_repo.get(file).map_err(|e| fail(format!("`{file}`: {e}")))?;

@@ -122,9 +122,13 @@ pub fn read_bytes(path: &Path, bytes: &[u8], opts: &ReadOptions) -> Result<Docum
         return Err(ReadError::Empty);
     }
     // NOTE: placeholder reader (plain UTF-8 text only), replaced by the format readers.
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| ReadError::Unsupported("not UTF-8 text".into()))?;
-    Ok(from_paragraphs(path, Format::Text, text.split("\n\n").map(|p| (BlockKind::Paragraph, p.trim().to_string(), None))))
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| ReadError::Unsupported("not UTF-8 text".into()))?;
+    Ok(from_paragraphs(
+        path,
+        Format::Text,
+        text.split("\n\n").map(|p| (BlockKind::Paragraph, p.trim().to_string(), None)),
+    ))
 }
 
 /// Builds a [`Document`] from blocks in reading order, joining them with blank lines.

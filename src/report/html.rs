@@ -142,10 +142,7 @@ fn header(o: &mut String, report: &ScoreReport, file: &str) {
 
 /// Horizontal bars of points lost per category, as inline SVG.
 fn chart(o: &mut String, categories: &[CategoryRisk]) {
-    let _ = writeln!(
-        o,
-        "<section id=\"chart\" class=\"card\">\n<h2>Risk by category</h2>"
-    );
+    let _ = writeln!(o, "<section id=\"chart\" class=\"card\">\n<h2>Risk by category</h2>");
     if categories.is_empty() {
         let _ = writeln!(o, "<p>No red flags, so no points lost.</p>\n</section>");
         return;
@@ -154,11 +151,7 @@ fn chart(o: &mut String, categories: &[CategoryRisk]) {
     const LABEL: f64 = 240.0;
     const BAR: f64 = 300.0;
     const VALUE: f64 = 140.0;
-    let max = categories
-        .iter()
-        .map(|c| c.points_lost)
-        .fold(0.0_f64, f64::max)
-        .max(1.0);
+    let max = categories.iter().map(|c| c.points_lost).fold(0.0_f64, f64::max).max(1.0);
     let height = ROW * categories.len() as f64 + 8.0;
     let _ = writeln!(
         o,
@@ -201,8 +194,7 @@ fn flag_list(o: &mut String, report: &ScoreReport) {
     }
     let _ = writeln!(o, "<ol class=\"flags\">");
     for flag in &report.red_flags {
-        let _ =
-            writeln!(
+        let _ = writeln!(
             o,
             "<li><a href=\"#clause-{i}\">{}</a> <span class=\"where\">{} \u{b7} p {:.2} \u{b7} \
              \u{2212}{} points</span></li>",
@@ -223,10 +215,7 @@ fn missing(o: &mut String, report: &ScoreReport, taxonomy: &Taxonomy) {
         report.missing_protections.len()
     );
     if report.missing_protections.is_empty() {
-        let _ = writeln!(
-            o,
-            "<p>None: every protection expected for this side is there.</p>"
-        );
+        let _ = writeln!(o, "<p>None: every protection expected for this side is there.</p>");
     }
     let _ = writeln!(o, "<div class=\"missing-list\">");
     for m in &report.missing_protections {
@@ -254,11 +243,8 @@ fn notes(o: &mut String, report: &ScoreReport, taxonomy: &Taxonomy) {
         "<section id=\"notes\" class=\"card\">\n<h2>Negotiation notes</h2>\n<ul class=\"notes\">"
     );
     for note in &report.notes {
-        let because: Vec<String> = note
-            .because_of
-            .iter()
-            .map(|l| esc(label_name(taxonomy, l)))
-            .collect();
+        let because: Vec<String> =
+            note.because_of.iter().map(|l| esc(label_name(taxonomy, l))).collect();
         let _ = writeln!(
             o,
             "<li data-note=\"{}\"><span class=\"because\">Because of: {}</span><br>{}</li>",
@@ -298,10 +284,7 @@ fn protections(o: &mut String, report: &ScoreReport) {
 
 /// The whole contract, clause by clause, with the explanations beside flagged clauses.
 fn clauses(o: &mut String, report: &ScoreReport) {
-    let _ = writeln!(
-        o,
-        "<section id=\"clauses\" class=\"card\">\n<h2>Contract text</h2>"
-    );
+    let _ = writeln!(o, "<section id=\"clauses\" class=\"card\">\n<h2>Contract text</h2>");
     let mut heading: Option<&str> = None;
     for clause in &report.clauses {
         if let Some(h) = clause.heading.as_deref().filter(|h| Some(*h) != heading) {
@@ -314,16 +297,10 @@ fn clauses(o: &mut String, report: &ScoreReport) {
 }
 
 fn clause_block(o: &mut String, report: &ScoreReport, clause: &ScoredClause) {
-    let flags: Vec<_> = report
-        .red_flags
-        .iter()
-        .filter(|f| f.clause_index == clause.index)
-        .collect();
-    let prots: Vec<_> = report
-        .protections
-        .iter()
-        .filter(|p| p.clause_index == clause.index)
-        .collect();
+    let flags: Vec<_> =
+        report.red_flags.iter().filter(|f| f.clause_index == clause.index).collect();
+    let prots: Vec<_> =
+        report.protections.iter().filter(|p| p.clause_index == clause.index).collect();
     let mut class = String::from("clause");
     if !flags.is_empty() {
         class.push_str(" flagged");
@@ -345,11 +322,7 @@ fn clause_block(o: &mut String, report: &ScoreReport, clause: &ScoredClause) {
          \n<div class=\"text\"><p><span class=\"num\" title=\"clause index\">{i}</span>",
         esc(&labels.join(" "))
     );
-    if let Some(section) = clause
-        .section
-        .as_deref()
-        .filter(|s| !clause.text.starts_with(*s))
-    {
+    if let Some(section) = clause.section.as_deref().filter(|s| !clause.text.starts_with(*s)) {
         let _ = write!(o, "<span class=\"sec\">{}</span>", esc(section));
     }
     // Evidence of every flag on this clause; the offsets point into the clause text.
@@ -373,9 +346,7 @@ fn clause_block(o: &mut String, report: &ScoreReport, clause: &ScoredClause) {
             flag.probability,
             flag.risk,
             points(flag.points),
-            flag.page
-                .map(|p| format!(" \u{b7} page {p}"))
-                .unwrap_or_default(),
+            flag.page.map(|p| format!(" \u{b7} page {p}")).unwrap_or_default(),
             esc(&flag.why),
             esc(&flag.suggestion),
         );
@@ -427,10 +398,7 @@ mod tests {
         let (report, taxonomy) = super::super::fixture::sample();
         let out = render(&report, &taxonomy);
         assert!(out.starts_with("<!doctype html>") && out.ends_with("</html>\n"));
-        assert!(
-            !out.contains("<script"),
-            "contract text must not become a script"
-        );
+        assert!(!out.contains("<script"), "contract text must not become a script");
         assert!(
             out.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;cash&quot;")
         );
@@ -446,21 +414,11 @@ mod tests {
         let out = render(&report, &taxonomy);
         assert!(out.contains("<section id=\"score\""));
         assert!(out.contains(&format!("data-score=\"{}\"", report.score)));
-        for id in [
-            "chart",
-            "missing",
-            "clauses",
-            "flags",
-            "notes",
-            "protections",
-        ] {
+        for id in ["chart", "missing", "clauses", "flags", "notes", "protections"] {
             assert!(out.contains(&format!("id=\"{id}\"")), "#{id} missing");
         }
         for c in &report.clauses {
-            assert_eq!(
-                out.matches(&format!("id=\"clause-{}\"", c.index)).count(),
-                1
-            );
+            assert_eq!(out.matches(&format!("id=\"clause-{}\"", c.index)).count(), 1);
         }
         let flagged = "<div class=\"clause flagged\" id=\"clause-1\" data-clause-index=\"1\"";
         assert!(out.contains(flagged), "{out}");
@@ -478,26 +436,13 @@ mod tests {
     #[test]
     fn chart_has_one_bar_per_category_scaled_to_the_largest() {
         let cats = vec![
-            CategoryRisk {
-                group: "a".into(),
-                name: "A & B".into(),
-                points_lost: 20.0,
-                flags: 2,
-            },
-            CategoryRisk {
-                group: "b".into(),
-                name: "C".into(),
-                points_lost: 5.0,
-                flags: 1,
-            },
+            CategoryRisk { group: "a".into(), name: "A & B".into(), points_lost: 20.0, flags: 2 },
+            CategoryRisk { group: "b".into(), name: "C".into(), points_lost: 5.0, flags: 1 },
         ];
         let mut out = String::new();
         chart(&mut out, &cats);
         assert_eq!(out.matches("<rect").count(), 2);
-        assert!(
-            out.contains("width=\"300.0\"") && out.contains("width=\"75.0\""),
-            "{out}"
-        );
+        assert!(out.contains("width=\"300.0\"") && out.contains("width=\"75.0\""), "{out}");
         assert!(out.contains(">A &amp; B</text>"));
         let mut empty = String::new();
         chart(&mut empty, &[]);

@@ -13,31 +13,15 @@ pub fn render(report: &ScoreReport, taxonomy: &Taxonomy) -> String {
     let mut out = String::new();
     let o = &mut out;
     // Writing to a String cannot fail; the results are ignored throughout.
-    let _ = writeln!(
-        o,
-        "# TermScore report: {}\n",
-        escape(&report.file.display().to_string())
-    );
+    let _ = writeln!(o, "# TermScore report: {}\n", escape(&report.file.display().to_string()));
     let _ = writeln!(o, "| | |\n|---|---|");
-    let _ = writeln!(
-        o,
-        "| File | {} |",
-        escape(&report.file.display().to_string())
-    );
+    let _ = writeln!(o, "| File | {} |", escape(&report.file.display().to_string()));
     let _ = writeln!(o, "| Side | {} |", report.side.as_str());
-    let _ = writeln!(
-        o,
-        "| Score | **{}/100** (grade **{}**) |",
-        report.score, report.grade
-    );
+    let _ = writeln!(o, "| Score | **{}/100** (grade **{}**) |", report.score, report.grade);
     let _ = writeln!(o, "| Breakdown | {} |", escape(&breakdown_line(report)));
     let _ = writeln!(o, "| Red flags | {} |", report.red_flags.len());
     let _ = writeln!(o, "| Protections present | {} |", report.protections.len());
-    let _ = writeln!(
-        o,
-        "| Missing protections | {} |",
-        report.missing_protections.len()
-    );
+    let _ = writeln!(o, "| Missing protections | {} |", report.missing_protections.len());
     for warning in &report.warnings {
         let _ = writeln!(o, "\n> **Warning:** {}", escape(warning));
     }
@@ -48,13 +32,8 @@ pub fn render(report: &ScoreReport, taxonomy: &Taxonomy) -> String {
     } else {
         let _ = writeln!(o, "| Category | Red flags | Points lost |\n|---|--:|--:|");
         for c in &report.categories {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} |",
-                escape(&c.name),
-                c.flags,
-                points(c.points_lost)
-            );
+            let _ =
+                writeln!(o, "| {} | {} | {} |", escape(&c.name), c.flags, points(c.points_lost));
         }
     }
 
@@ -67,11 +46,7 @@ pub fn render(report: &ScoreReport, taxonomy: &Taxonomy) -> String {
         let _ = writeln!(
             o,
             "*{}; probability {:.2}; risk {}; \u{2212}{} points* (`{}`)\n",
-            escape(&location(
-                flag.section.as_deref(),
-                flag.clause_index,
-                flag.page
-            )),
+            escape(&location(flag.section.as_deref(), flag.clause_index, flag.page)),
             flag.probability,
             flag.risk,
             points(flag.points),
@@ -82,11 +57,7 @@ pub fn render(report: &ScoreReport, taxonomy: &Taxonomy) -> String {
             let _ = writeln!(o, "**Why it matters:** {}\n", escape(&flag.why));
         }
         if !flag.suggestion.is_empty() {
-            let _ = writeln!(
-                o,
-                "**Suggested replacement:**\n\n> {}\n",
-                escape(&flag.suggestion)
-            );
+            let _ = writeln!(o, "**Suggested replacement:**\n\n> {}\n", escape(&flag.suggestion));
         }
     }
 
@@ -94,10 +65,7 @@ pub fn render(report: &ScoreReport, taxonomy: &Taxonomy) -> String {
     if report.protections.is_empty() {
         let _ = writeln!(o, "None found.\n");
     } else {
-        let _ = writeln!(
-            o,
-            "| Protection | Clause | Probability | Points |\n|---|--:|--:|--:|"
-        );
+        let _ = writeln!(o, "| Protection | Clause | Probability | Points |\n|---|--:|--:|--:|");
         for p in &report.protections {
             let _ = writeln!(
                 o,
@@ -113,10 +81,7 @@ pub fn render(report: &ScoreReport, taxonomy: &Taxonomy) -> String {
 
     let _ = writeln!(o, "## Missing protections\n");
     if report.missing_protections.is_empty() {
-        let _ = writeln!(
-            o,
-            "None: every protection expected for this side is there.\n"
-        );
+        let _ = writeln!(o, "None: every protection expected for this side is there.\n");
     }
     for m in &report.missing_protections {
         let _ = writeln!(
@@ -133,11 +98,8 @@ pub fn render(report: &ScoreReport, taxonomy: &Taxonomy) -> String {
     if !report.notes.is_empty() {
         let _ = writeln!(o, "## Negotiation notes\n");
         for note in &report.notes {
-            let because: Vec<String> = note
-                .because_of
-                .iter()
-                .map(|l| escape(label_name(taxonomy, l)))
-                .collect();
+            let because: Vec<String> =
+                note.because_of.iter().map(|l| escape(label_name(taxonomy, l))).collect();
             let _ = writeln!(o, "- **{}:** {}", because.join(", "), escape(&note.text));
         }
     }
@@ -165,11 +127,7 @@ fn quote(text: &str, evidence: &[std::ops::Range<usize>]) -> String {
         let tail = &piece[piece.trim_end().len()..];
         // NOTE: CommonMark does not close `**` between punctuation and a letter (`**a,**b`);
         // evidence patterns end at word boundaries, so this does not arise in practice.
-        let _ = write!(
-            out,
-            "{lead}**{}**{tail}",
-            escape_at(trimmed, i == 0 && lead.is_empty())
-        );
+        let _ = write!(out, "{lead}**{}**{tail}", escape_at(trimmed, i == 0 && lead.is_empty()));
     }
     out
 }
@@ -212,10 +170,8 @@ fn escape_at(text: &str, line_start: bool) -> String {
 }
 
 fn looks_like_entity(rest: &[char]) -> bool {
-    let name: Vec<&char> = rest
-        .iter()
-        .take_while(|c| c.is_ascii_alphanumeric() || **c == '#')
-        .collect();
+    let name: Vec<&char> =
+        rest.iter().take_while(|c| c.is_ascii_alphanumeric() || **c == '#').collect();
     !name.is_empty() && rest.get(name.len()) == Some(&';')
 }
 
@@ -233,14 +189,8 @@ mod tests {
         assert_eq!(escape("12) Fees"), "12\\) Fees");
         assert_eq!(escape("- item"), "\\- item");
         assert_eq!(escape("# title"), "\\# title");
-        assert_eq!(
-            escape("3.1 Licence and 10. later"),
-            "3.1 Licence and 10. later"
-        );
-        assert_eq!(
-            escape("Smith & Co &copy; two\nlines"),
-            "Smith & Co \\&copy; two lines"
-        );
+        assert_eq!(escape("3.1 Licence and 10. later"), "3.1 Licence and 10. later");
+        assert_eq!(escape("Smith & Co &copy; two\nlines"), "Smith & Co \\&copy; two lines");
     }
 
     #[test]
@@ -251,10 +201,7 @@ mod tests {
             "use it for **any purpose whatsoever**, **in all media**"
         );
         assert_eq!(
-            quote(
-                "1. Grant for any use",
-                &[std::ops::Range { start: 0, end: 8 }]
-            ),
+            quote("1. Grant for any use", &[std::ops::Range { start: 0, end: 8 }]),
             "**1\\. Grant** for any use"
         );
     }

@@ -185,10 +185,7 @@ mod tests {
 
     #[test]
     fn location_names_what_is_known() {
-        assert_eq!(
-            location(Some("4.3"), 7, Some(2)),
-            "section 4.3, clause 7, page 2"
-        );
+        assert_eq!(location(Some("4.3"), 7, Some(2)), "section 4.3, clause 7, page 2");
         assert_eq!(location(None, 0, None), "clause 0");
         assert_eq!(location(Some("  "), 3, None), "clause 3");
     }
@@ -199,11 +196,7 @@ mod tests {
         let pieces = highlight(text, &[29..34, 6..21, 10..17, 31..33]);
         let joined: String = pieces.iter().map(|(s, _)| *s).collect();
         assert_eq!(joined, text);
-        let marked: Vec<&str> = pieces
-            .iter()
-            .filter(|(_, on)| *on)
-            .map(|(s, _)| *s)
-            .collect();
+        let marked: Vec<&str> = pieces.iter().filter(|(_, on)| *on).map(|(s, _)| *s).collect();
         assert_eq!(marked, ["for any purpose", "media"]);
     }
 
@@ -223,16 +216,9 @@ mod tests {
         let lines = wrap(text, 20);
         assert!(lines.len() > 3);
         for line in &lines {
-            assert!(
-                text[line.clone()].chars().count() <= 20,
-                "{:?}",
-                &text[line.clone()]
-            );
+            assert!(text[line.clone()].chars().count() <= 20, "{:?}", &text[line.clone()]);
         }
-        let words: Vec<&str> = lines
-            .iter()
-            .flat_map(|l| text[l.clone()].split(' '))
-            .collect();
+        let words: Vec<&str> = lines.iter().flat_map(|l| text[l.clone()].split(' ')).collect();
         assert_eq!(words, text.split(' ').collect::<Vec<_>>());
         let long = wrap("a supercalifragilistic b", 5);
         assert_eq!(long, [0..1, 2..22, 23..24]);
@@ -288,27 +274,14 @@ mod fixture {
         let doc = read::from_paragraphs(
             Path::new("contracts/illustration.txt"),
             Format::Text,
-            CLAUSES
-                .iter()
-                .map(|(t, _)| (BlockKind::Paragraph, t.to_string(), None)),
+            CLAUSES.iter().map(|(t, _)| (BlockKind::Paragraph, t.to_string(), None)),
         );
         let clauses = segment::segment(&doc, &SegmentOptions::default());
-        assert_eq!(
-            clauses.len(),
-            CLAUSES.len(),
-            "one clause per paragraph in this fixture"
-        );
+        assert_eq!(clauses.len(), CLAUSES.len(), "one clause per paragraph in this fixture");
         let probs: Vec<Vec<f32>> = CLAUSES.iter().map(|(_, p)| p.to_vec()).collect();
         let labels: Vec<String> = LABELS.iter().map(|l| l.to_string()).collect();
-        let report = engine::assemble(
-            &doc,
-            clauses,
-            &probs,
-            &labels,
-            &[0.5; 4],
-            &taxonomy,
-            Side::Provider,
-        );
+        let report =
+            engine::assemble(&doc, clauses, &probs, &labels, &[0.5; 4], &taxonomy, Side::Provider);
         (report, taxonomy)
     }
 }

@@ -61,19 +61,12 @@ pub fn render(report: &ScoreReport, taxonomy: &Taxonomy, style: Style) -> String
     let mut out = String::new();
     let o = &mut out;
     // Writing to a String cannot fail; the results are ignored throughout.
-    let _ = writeln!(
-        o,
-        "{}",
-        p.bold(&format!("TermScore report: {}", report.file.display()))
-    );
+    let _ = writeln!(o, "{}", p.bold(&format!("TermScore report: {}", report.file.display())));
     let _ = writeln!(
         o,
         "Side: {}    Score: {}",
         report.side.as_str(),
-        p.grade(
-            report.grade,
-            &format!("{}/100 (grade {})", report.score, report.grade)
-        )
+        p.grade(report.grade, &format!("{}/100 (grade {})", report.score, report.grade))
     );
     let _ = writeln!(o, "Breakdown: {}", breakdown_line(report));
     if !report.categories.is_empty() {
@@ -134,11 +127,7 @@ pub fn render(report: &ScoreReport, taxonomy: &Taxonomy, style: Style) -> String
         }
     }
 
-    section(
-        o,
-        p,
-        &format!("PROTECTIONS PRESENT ({})", report.protections.len()),
-    );
+    section(o, p, &format!("PROTECTIONS PRESENT ({})", report.protections.len()));
     if report.protections.is_empty() {
         let _ = writeln!(o, "  None found.");
     }
@@ -154,16 +143,10 @@ pub fn render(report: &ScoreReport, taxonomy: &Taxonomy, style: Style) -> String
         );
     }
 
-    section(
-        o,
-        p,
-        &format!("MISSING PROTECTIONS ({})", report.missing_protections.len()),
-    );
+    section(o, p, &format!("MISSING PROTECTIONS ({})", report.missing_protections.len()));
     if report.missing_protections.is_empty() {
-        let _ = writeln!(
-            o,
-            "  None: every protection the taxonomy expects for this side is there."
-        );
+        let _ =
+            writeln!(o, "  None: every protection the taxonomy expects for this side is there.");
     }
     for missing in &report.missing_protections {
         let _ = writeln!(o);
@@ -171,15 +154,8 @@ pub fn render(report: &ScoreReport, taxonomy: &Taxonomy, style: Style) -> String
             o,
             "  {} {}  {}",
             p.yellow("-"),
-            p.yellow(&format!(
-                "No clause: {}",
-                label_name(taxonomy, &missing.label)
-            )),
-            p.dim(&format!(
-                "[{}, -{} points]",
-                missing.id,
-                points(missing.points)
-            ))
+            p.yellow(&format!("No clause: {}", label_name(taxonomy, &missing.label))),
+            p.dim(&format!("[{}, -{} points]", missing.id, points(missing.points)))
         );
         paragraph(o, "    Why: ", &missing.why, "         ");
         let _ = writeln!(o, "    {}", p.bold("Clause to add:"));
@@ -189,17 +165,10 @@ pub fn render(report: &ScoreReport, taxonomy: &Taxonomy, style: Style) -> String
     if !report.notes.is_empty() {
         section(o, p, "NEGOTIATION NOTES");
         for note in &report.notes {
-            let because: Vec<&str> = note
-                .because_of
-                .iter()
-                .map(|l| label_name(taxonomy, l))
-                .collect();
+            let because: Vec<&str> =
+                note.because_of.iter().map(|l| label_name(taxonomy, l)).collect();
             let _ = writeln!(o);
-            let _ = writeln!(
-                o,
-                "  * {}",
-                p.dim(&format!("because of: {}", because.join(", ")))
-            );
+            let _ = writeln!(o, "  * {}", p.dim(&format!("because of: {}", because.join(", "))));
             paragraph(o, "    ", &note.text, "    ");
         }
     }
@@ -222,9 +191,7 @@ fn section(o: &mut String, p: Paint, title: &str) {
 /// Writes `text` wrapped to [`WIDTH`], the first line after `first`, the others after
 /// `rest`.
 fn paragraph(o: &mut String, first: &str, text: &str, rest: &str) {
-    let width = WIDTH
-        .saturating_sub(first.chars().count().max(rest.chars().count()))
-        .max(20);
+    let width = WIDTH.saturating_sub(first.chars().count().max(rest.chars().count())).max(20);
     for (i, line) in wrap(text, width).into_iter().enumerate() {
         let lead = if i == 0 { first } else { rest };
         let _ = writeln!(o, "{lead}{}", &text[line]);
@@ -245,27 +212,16 @@ mod tests {
     fn plain_text_has_no_escape_codes_and_marks_evidence() {
         let (report, out) = plain();
         assert!(!out.contains('\x1b'), "{out}");
-        assert!(out.contains(&format!(
-            "Score: {}/100 (grade {})",
-            report.score, report.grade
-        )));
+        assert!(out.contains(&format!("Score: {}/100 (grade {})", report.score, report.grade)));
         assert!(out.contains("«for any purpose»"), "{out}");
         // A phrase broken over two lines is marked on each; joined, it reads whole.
-        let quoted: Vec<&str> = out
-            .lines()
-            .filter_map(|l| l.strip_prefix("     | "))
-            .collect();
+        let quoted: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("     | ")).collect();
         let joined = quoted.join(" ").replace("» «", " ");
-        let at = joined
-            .find("now known or hereafter devised»")
-            .expect("phrase marked");
+        let at = joined.find("now known or hereafter devised»").expect("phrase marked");
         let before = &joined[..at];
         assert!(before.rfind('«') > before.rfind('»'), "{joined}");
         assert_eq!(out.matches('«').count(), out.matches('»').count());
-        assert!(
-            out.contains("«perpetual»") && out.contains("«irrevocable»"),
-            "{out}"
-        );
+        assert!(out.contains("«perpetual»") && out.contains("«irrevocable»"), "{out}");
         assert!(out.ends_with('\n'));
     }
 
@@ -276,12 +232,7 @@ mod tests {
         for flag in &report.red_flags {
             assert!(out.contains(&flag.name), "{} missing", flag.name);
             // The suggestion is wrapped, so compare its first words.
-            let start: String = flag
-                .suggestion
-                .split(' ')
-                .take(6)
-                .collect::<Vec<_>>()
-                .join(" ");
+            let start: String = flag.suggestion.split(' ').take(6).collect::<Vec<_>>().join(" ");
             assert!(out.contains(&start), "{start}");
         }
         for prot in &report.protections {

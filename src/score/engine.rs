@@ -56,7 +56,15 @@ impl Scorer {
         let texts: Vec<&str> = clauses.iter().map(|c| c.text.as_str()).collect();
         let predictions = self.classifier.predict(&self.encoder, &texts)?;
         let probs: Vec<Vec<f32>> = predictions.into_iter().map(|p| p.probabilities).collect();
-        Ok(assemble(doc, clauses, &probs, &self.classifier.meta.labels, &self.classifier.meta.thresholds, &self.taxonomy, side))
+        Ok(assemble(
+            doc,
+            clauses,
+            &probs,
+            &self.classifier.meta.labels,
+            &self.classifier.meta.thresholds,
+            &self.taxonomy,
+            side,
+        ))
     }
 }
 
@@ -86,7 +94,8 @@ pub fn assemble(
         let counts = !matches!(clause.kind, ClauseKind::Recital | ClauseKind::Signature);
         if counts {
             for cl in &on {
-                let label = labels.iter().find(|l| **l == cl.label).map(String::as_str).unwrap_or("");
+                let label =
+                    labels.iter().find(|l| **l == cl.label).map(String::as_str).unwrap_or("");
                 let entry = present.entry(label).or_insert((cl.probability, clause.index));
                 if cl.probability > entry.0 {
                     *entry = (cl.probability, clause.index);
@@ -118,16 +127,29 @@ pub fn assemble(
             let (best_p, best_clause) = present[cl.label.as_str()];
             let counted = best_clause == clause.index && best_p == cl.probability;
             if risk < 0 {
-                let points = if counted { RISK_POINTS * (-risk) as f64 * cl.probability as f64 } else { 0.0 };
+                let points = if counted {
+                    RISK_POINTS * (-risk) as f64 * cl.probability as f64
+                } else {
+                    0.0
+                };
                 risk_points += points;
                 let evidence = taxonomy
                     .evidence_spans(label_idx, &clause.text)
                     .into_iter()
-                    .map(|r| Evidence { start: r.start, end: r.end, text: clause.text[r].to_string() })
+                    .map(|r| Evidence {
+                        start: r.start,
+                        end: r.end,
+                        text: clause.text[r].to_string(),
+                    })
                     .collect();
                 let group = categories.entry(def.group.clone()).or_insert_with(|| CategoryRisk {
                     group: def.group.clone(),
-                    name: taxonomy.groups.iter().find(|g| g.id == def.group).map(|g| g.name.clone()).unwrap_or_else(|| def.group.clone()),
+                    name: taxonomy
+                        .groups
+                        .iter()
+                        .find(|g| g.id == def.group)
+                        .map(|g| g.name.clone())
+                        .unwrap_or_else(|| def.group.clone()),
                     points_lost: 0.0,
                     flags: 0,
                 });
@@ -162,7 +184,11 @@ pub fn assemble(
         }
     }
     red_flags.sort_by(|a, b| {
-        b.points.total_cmp(&a.points).then(a.risk.cmp(&b.risk)).then(a.clause_index.cmp(&b.clause_index)).then(a.label.cmp(&b.label))
+        b.points
+            .total_cmp(&a.points)
+            .then(a.risk.cmp(&b.risk))
+            .then(a.clause_index.cmp(&b.clause_index))
+            .then(a.label.cmp(&b.label))
     });
 
     let has = |id: &str| present.contains_key(id);
@@ -186,7 +212,11 @@ pub fn assemble(
         .filter(|n| n.side == side)
         .filter_map(|n| {
             let because: Vec<String> = n.when_any.iter().filter(|l| has(l)).cloned().collect();
-            (!because.is_empty()).then(|| NegotiationNote { id: n.id.clone(), text: n.text.clone(), because_of: because })
+            (!because.is_empty()).then(|| NegotiationNote {
+                id: n.id.clone(),
+                text: n.text.clone(),
+                because_of: because,
+            })
         })
         .collect();
 
