@@ -244,10 +244,19 @@ fn load_spans(path: &Path, files: &[PathBuf]) -> Result<HashMap<String, Vec<Span
 }
 
 /// A file name reduced to lowercase ASCII letters and digits, without extension:
-/// absorbs the accent and stray-quote differences between CSV and file names.
+/// absorbs the case, accent and stray-quote differences between CSV and file names.
 fn name_key(name: &str) -> String {
-    let stem = name.strip_suffix(".pdf").or_else(|| name.strip_suffix(".txt")).unwrap_or(name);
-    stem.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect()
+    let key: String = name
+        .chars()
+        .map(|c| match c {
+            'É' | 'é' | 'È' | 'è' | 'Ê' | 'ê' => 'e',
+            c => c,
+        })
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let stem = key.strip_suffix("pdf").or_else(|| key.strip_suffix("txt"));
+    stem.map(str::to_string).unwrap_or(key)
 }
 
 /// The document text without whitespace, with each kept character's byte range.

@@ -43,13 +43,39 @@ impl Fitter<'_> {
         self.counter.count(&self.text[r.clone()])
     }
 
+    /// Whether `r` fits, using the bounds of [`TokenCounter`] to avoid counting
+    /// where they decide.
+    fn fits(&self, r: &Range<usize>) -> bool {
+        let s = &self.text[r.clone()];
+        let special = self.counter.count("");
+        if s.split_whitespace().count() + special > self.max_tokens {
+            return false;
+        }
+        let chars = s.chars().filter(|c| !c.is_whitespace()).count();
+        chars + special <= self.max_tokens || self.count(r) <= self.max_tokens
+    }
+
     /// Splits `r` into pieces that each fit, or returns it whole when it fits.
     pub fn fit(&self, r: Range<usize>) -> Vec<Range<usize>> {
         let mut out = Vec::new();
-        if self.count(&r) <= self.max_tokens {
+        if self.fits(&r) {
             out.push(r);
         } else {
             self.cut(r, Level::Sentences, &mut out);
+        }
+        out
+    }
+
+    /// Fits a run of provisions (a provision and its sub-items) given as ranges in
+    /// order: whole when the run fits, else packed provision by provision.
+    pub fn fit_run(&self, items: Vec<Range<usize>>) -> Vec<Range<usize>> {
+        let mut out = Vec::new();
+        let (Some(first), Some(last)) = (items.first(), items.last()) else { return out };
+        let whole = first.start..last.end;
+        if self.fits(&whole) {
+            out.push(whole);
+        } else {
+            self.pack(items.into_iter().map(|r| (r, false)).collect(), Level::Sentences, &mut out);
         }
         out
     }
@@ -65,38 +91,49 @@ impl Fitter<'_> {
             self.cut(r, level.finer(), out);
             return;
         }
+        self.pack(items, level.finer(), out);
+    }
+
+    /// Packs `items` greedily into chunks that fit; an item or chunk that does not
+    /// fit is cut at level `finer`. A `true` flag forces a new chunk at that item.
+    fn pack(&self, items: Vec<(Range<usize>, bool)>, finer: Level, out: &mut Vec<Range<usize>>) {
         let special = self.counter.count("");
-        let mut chunk: Option<(Range<usize>, usize)> = None;
-        let mut chunks: Vec<(Range<usize>, bool)> = Vec::new();
+        // A chunk is its range, its estimated cost, and how many items it holds.
+        let mut chunk: Option<(Range<usize>, usize, usize)> = None;
+        // Each chunk with whether it still needs checking (`Some(true)`), is known to
+        // fit (`Some(false)`) or is a single item known not to fit (`None`).
+        let mut chunks: Vec<(Range<usize>, Option<bool>)> = Vec::new();
+        let done = |items: usize| Some(items > 1);
         for (item, forced) in items {
             let cost = self.count(&item).saturating_sub(special);
             if cost + special > self.max_tokens {
-                if let Some((c, _)) = chunk.take() {
-                    chunks.push((c, true));
+                if let Some((c, _, n)) = chunk.take() {
+                    chunks.push((c, done(n)));
                 }
-                chunks.push((item, false));
+                chunks.push((item, None));
                 continue;
             }
             chunk = match chunk.take() {
-                Some((c, sum)) if !forced && sum + cost + special <= self.max_tokens => {
-                    Some((c.start..item.end, sum + cost))
+                Some((c, sum, n)) if !forced && sum + cost + special <= self.max_tokens => {
+                    Some((c.start..item.end, sum + cost, n + 1))
                 }
-                Some((c, _)) => {
-                    chunks.push((c, true));
-                    Some((item, cost))
+                Some((c, _, n)) => {
+                    chunks.push((c, done(n)));
+                    Some((item, cost, 1))
                 }
-                None => Some((item, cost)),
+                None => Some((item, cost, 1)),
             };
         }
-        if let Some((c, _)) = chunk {
-            chunks.push((c, true));
+        if let Some((c, _, n)) = chunk {
+            chunks.push((c, done(n)));
         }
-        for (c, estimated_fit) in chunks {
-            // Counts add up across whitespace for WordPiece; check anyway.
-            if estimated_fit && self.count(&c) <= self.max_tokens {
-                out.push(c);
-            } else {
-                self.cut(c, level.finer(), out);
+        for (c, check) in chunks {
+            // Counts add up across whitespace for WordPiece; multi-item chunks are
+            // checked anyway.
+            match check {
+                Some(false) => out.push(c),
+                Some(true) if self.count(&c) <= self.max_tokens => out.push(c),
+                _ => self.cut(c, finer, out),
             }
         }
     }

@@ -51,6 +51,10 @@ pub struct Clause {
 }
 
 /// Counts encoder tokens of a text, so the segmenter can keep clauses under the limit.
+///
+/// The segmenter relies on two bounds that WordPiece meets: a text has at least one
+/// token per whitespace-separated word and at most one per non-whitespace character,
+/// plus the special tokens (`count("")`).
 pub trait TokenCounter: Sync {
     fn count(&self, text: &str) -> usize;
 }
@@ -96,10 +100,13 @@ const MIN_WORDS: usize = 4;
 /// Provisions are found line by line (see [`units`]): a line that starts with a
 /// section number starts a provision, a heading line names the provisions after
 /// it, signature lines and page furniture are recognised, and every other line
-/// continues the provision before it. A provision over `opts.max_tokens` is cut at
-/// sentences, then at ";", ":" and ", and", then between words, and the parts are
-/// packed greedily so that as few cuts as possible are made. Fragments under four
-/// words are merged into a neighbour, or dropped when they are page furniture.
+/// continues the provision before it. A provision is kept together with its
+/// sub-items while the whole fits `opts.max_tokens`; otherwise it is cut at its
+/// sub-items, then at sentences, then at ";", ":" and ", and", then between words,
+/// packing the parts greedily so that as few cuts as possible are made. Fragments
+/// under four words are merged into a neighbour, or dropped when they are page
+/// furniture. Title lines printed before the first provision (name, parties,
+/// date) are part of the first clause rather than a heading alone.
 ///
 /// `section` is the number as printed on the provision itself ("3.1", "(a)",
 /// "Article IV"); unnumbered text and the parts of a cut provision carry the
@@ -110,36 +117,44 @@ const MIN_WORDS: usize = 4;
 pub fn segment(doc: &Document, opts: &SegmentOptions<'_>) -> Vec<Clause> {
     let fitter =
         fit::Fitter { text: &doc.text, max_tokens: opts.max_tokens, counter: opts.counter };
+    let units = units::units(doc);
     let mut pieces: Vec<Piece> = Vec::new();
-    for unit in units::units(doc) {
-        let kind_of = |r: &Range<usize>| {
-            let body = &doc.text[r.start.max(unit.span.start + unit.lead).min(r.end)..r.end];
-            if unit.kind == ClauseKind::Clause && r.start > unit.span.start {
-                // A part cut from a list of definitions may start a new definition.
-                let strip = numbering::leading_marker(body).map_or(0, |m| m.len);
-                if numbering::is_definition(&body[strip..]) {
-                    return ClauseKind::Definition;
-                }
-            }
-            unit.kind
+    for run in runs(&doc.text, &units) {
+        let run = &units[run];
+        let ranges = if run.len() == 1 {
+            fitter.fit(run[0].span.clone())
+        } else {
+            fitter.fit_run(run.iter().map(|u| u.span.clone()).collect())
         };
-        for (i, r) in fitter.fit(unit.span.clone()).into_iter().enumerate() {
+        let head = &run[0];
+        for (i, r) in ranges.into_iter().enumerate() {
+            let unit = run.iter().rev().find(|u| u.span.start <= r.start).unwrap_or(head);
             let section = if r.start > unit.span.start {
-                let lead = numbering::leading_marker(&doc.text[r.clone()]);
-                match lead {
+                match numbering::leading_marker(&doc.text[r.clone()]) {
                     Some(m) if m.style != Style::Bullet => m.printed.or(unit.section.clone()),
                     _ => unit.section.clone(),
                 }
             } else {
                 unit.section.clone()
             };
+            let mut kind = unit.kind;
+            if kind == ClauseKind::Clause && head.kind == ClauseKind::Definition {
+                kind = ClauseKind::Definition;
+            } else if kind == ClauseKind::Clause && r.start > unit.span.start {
+                // A part cut from a list of definitions may start a new definition.
+                let body = &doc.text[r.clone()];
+                let strip = numbering::leading_marker(body).map_or(0, |m| m.len);
+                if numbering::is_definition(&body[strip..]) {
+                    kind = ClauseKind::Definition;
+                }
+            }
             pieces.push(Piece {
-                kind: kind_of(&r),
+                kind,
                 span: r,
                 section,
                 heading: unit.heading.clone(),
                 page: unit.page,
-                after_heading: i == 0 && unit.after_heading,
+                after_heading: i == 0 && head.after_heading,
             });
         }
     }
@@ -157,6 +172,37 @@ pub fn segment(doc: &Document, opts: &SegmentOptions<'_>) -> Vec<Clause> {
             page: p.page,
         })
         .collect()
+}
+
+/// Groups provisions into runs that are kept together when they fit: a provision
+/// with its lettered or bulleted items, its deeper decimal sub-sections ("14.1.1"
+/// under "14.1"), and the lines that follow a lead-in ending with ":".
+fn runs(text: &str, units: &[units::Unit]) -> Vec<Range<usize>> {
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for (i, u) in units.iter().enumerate() {
+        let joins = out.last().is_some_and(|run| {
+            let head = &units[run.start];
+            let prev = &units[i - 1];
+            let compatible = u.kind == head.kind
+                || (head.kind == ClauseKind::Definition && u.kind == ClauseKind::Clause);
+            let deeper = u.style == Some(Style::Decimal)
+                && match (&head.section, &u.section) {
+                    (Some(h), Some(s)) => {
+                        s.len() > h.len() && s.starts_with(h.as_str()) && s[h.len()..].starts_with('.')
+                    }
+                    _ => false,
+                };
+            let item = matches!(u.style, Some(Style::Letter | Style::Bullet));
+            let lead_in = text[prev.span.clone()].ends_with(':')
+                && !matches!(u.style, Some(Style::Word | Style::Decimal));
+            !u.after_heading && compatible && (item || deeper || lead_in)
+        });
+        match out.last_mut() {
+            Some(run) if joins => run.end = i + 1,
+            _ => out.push(i..i + 1),
+        }
+    }
+    out
 }
 
 /// Merges pieces under [`MIN_WORDS`] words into the previous piece (or else the
@@ -269,7 +315,7 @@ mod tests {
             .collect();
         use ClauseKind::*;
         let want: Vec<(Option<&str>, Option<&str>, ClauseKind, &str)> = vec![
-            (None, Some("MASTER SUPPLY AGREEMENT"), Clause, "This"),
+            (None, Some("MASTER SUPPLY AGREEMENT"), Clause, "MASTER"),
             (None, Some("RECITALS"), Recital, "WHEREAS,"),
             (None, Some("RECITALS"), Recital, "WHEREAS,"),
             (None, Some("RECITALS"), Clause, "NOW,"),
@@ -277,17 +323,20 @@ mod tests {
             (Some("1"), Some("DEFINITIONS"), Definition, "\"Term\""),
             (Some("2.1"), Some("Supply"), Clause, "2.1"),
             (Some("2.2"), Some("Supply"), Clause, "2.2"),
-            (Some("(a)"), Some("Supply"), Clause, "(a)"),
-            (Some("(b)"), Some("Supply"), Clause, "(b)"),
             (Some("5"), Some("Termination"), Clause, "5."),
             (Some("Section 6"), Some("Governing Law"), Clause, "Section"),
             (Some("Section 6"), Some("Governing Law"), Signature, "IN"),
-            (None, Some("NORTHWIND TOOLS LTD"), Signature, "By:"),
             (Some("EXHIBIT A"), Some("EXHIBIT A"), Exhibit, "The"),
         ];
         assert_eq!(got, want);
-        // The hard-wrapped provision is one clause; page furniture is gone.
+        // The title opens the preamble; the hard-wrapped provision is one clause; the
+        // lettered items stay with their provision; page furniture is gone.
+        assert!(clauses[0].text.starts_with("MASTER SUPPLY AGREEMENT This Master"));
         assert!(clauses[6].text.ends_with("within ten days of each order."));
+        assert!(clauses[7].text.ends_with("may be withheld in good faith."));
+        // The signature block is one clause, party name included.
+        assert!(clauses[10].text.ends_with("NORTHWIND TOOLS LTD. By: ____________ Name: Ada Park \
+                                             Title: Director"));
         assert!(clauses.iter().all(|c| !c.text.contains("Page 2 of 4")));
         assert!(clauses.iter().all(|c| !c.text.contains("Signature page")));
     }
@@ -342,6 +391,30 @@ mod tests {
         assert_eq!(clauses[1].heading.as_deref(), Some("Confidentiality"));
         // The lone "(a)" is carried to the text printed after it.
         assert_eq!(clauses[1].section.as_deref(), Some("(a)"));
+    }
+
+    #[test]
+    fn long_provisions_are_cut_at_their_items() {
+        let doc = doc_of(&[
+            "8.1 Either party may end this Agreement at once by notice if the other party:\n\
+             (a) fails to pay any amount due under it within thirty days of the due date;\n\
+             (b) commits a material breach that it does not remedy within sixty days;\n\
+             (c) becomes insolvent or makes an arrangement with its creditors; or\n\
+             (d) ceases to carry on its business in the ordinary course.",
+            "8.2 Termination does not affect rights that accrued before it.",
+        ]);
+        let opts = SegmentOptions { max_tokens: 45, counter: &ApproxTokens };
+        let clauses = segment(&doc, &opts);
+        check_spans(&doc, &clauses);
+        let sections: Vec<Option<&str>> = clauses.iter().map(|c| c.section.as_deref()).collect();
+        // Whole items are packed: the lead-in with (a), then (b) with (c), then (d).
+        assert_eq!(sections, vec![Some("8.1"), Some("(b)"), Some("(d)"), Some("8.2")]);
+        assert!(clauses[0].text.ends_with("the due date;"));
+        assert!(clauses.iter().all(|c| ApproxTokens.count(&c.text) <= 45));
+        // With room to spare, the provision and its items stay one clause.
+        let whole = segment(&doc, &SegmentOptions::default());
+        assert_eq!(whole.len(), 2);
+        assert_eq!(whole[0].section.as_deref(), Some("8.1"));
     }
 
     #[test]

@@ -99,7 +99,11 @@ fn is_boundary(text: &str, start: usize, dot: usize, end: usize, shields: &[Rang
     }
     // The word that the period closes, and that word without opening brackets.
     let before = &text[start..dot];
-    let word_start = before.rfind(char::is_whitespace).map_or(0, |p| p + 1);
+    let word_start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| c.is_whitespace())
+        .map_or(0, |(p, c)| p + c.len_utf8());
     let raw = &before[word_start..];
     let first_word = before[..word_start].trim().is_empty();
     let word = raw.trim_start_matches(['(', '[', '"', '“', '\'', '‘']);
@@ -269,6 +273,8 @@ mod tests {
         assert_eq!(split("Ends here."), vec!["Ends here."]);
         assert_eq!(split("   "), Vec::<&str>::new());
         assert_eq!(split("no final stop"), vec!["no final stop"]);
+        // Wide whitespace before the word that a stop closes.
+        assert_eq!(split("Paid to\u{a0}Acme. Done."), vec!["Paid to\u{a0}Acme.", "Done."]);
     }
 
     #[test]

@@ -16,11 +16,10 @@ pub struct Unit {
     pub heading: Option<String>,
     pub kind: ClauseKind,
     pub page: Option<u32>,
-    /// Bytes at the start of the span taken by the section number and an inline
-    /// heading ("5. Termination. "), skipped when looking at what the text says.
-    pub lead: usize,
     /// A heading lies between this provision and the previous one.
     pub after_heading: bool,
+    /// How its own section number is written, if it has one.
+    pub style: Option<Style>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +52,10 @@ struct Walker<'d> {
     heading_is_number: bool,
     after_heading: bool,
     operative: usize,
+    /// Page furniture was skipped since the open unit's last line.
+    furniture: bool,
+    /// Start of the title lines printed before the first provision.
+    title: Option<usize>,
 }
 
 /// Words after which a number at the start of the next line is a cross-reference.
@@ -77,6 +80,8 @@ pub fn units(doc: &Document) -> Vec<Unit> {
         heading_is_number: false,
         after_heading: false,
         operative: 0,
+        furniture: false,
+        title: None,
     };
     for block in &doc.blocks {
         let span = block.span.clone();
@@ -166,12 +171,17 @@ impl Walker<'_> {
         let line = &self.text[r.clone()];
         // A paragraph broken by a page break goes on in the next block in lowercase.
         if first_in_block {
+            // After a page number or footer, a capital may carry on too ("... either
+            // directly or indirectly, [page break] Develop, Manufacture ...").
             let carries_on = self.open.is_some_and(|i| {
                 let u = &self.units[i];
                 !self.after_heading
                     && u.kind != ClauseKind::Signature
                     && !ends_sentence(&self.text[u.span.clone()])
-                    && line.starts_with(|c: char| c.is_lowercase())
+                    && (line.starts_with(|c: char| c.is_lowercase())
+                        || self.furniture
+                            && numbering::leading_marker(line).is_none()
+                            && !numbering::is_heading_text(line, 12))
             });
             if !carries_on {
                 self.open = None;
@@ -188,13 +198,29 @@ impl Walker<'_> {
             return;
         }
         if numbering::is_furniture(line) {
+            self.furniture = true;
+            return;
+        }
+        self.furniture = false;
+        // Inside a signature block, party names in capitals belong to the block.
+        if self.mode == Mode::Signature
+            && numbering::leading_marker(line).is_none()
+            && !numbering::is_exhibit_heading(line)
+            && numbering::is_heading_text(line, 12)
+        {
+            self.signature_line(r, page);
             return;
         }
         let continuing = self.open_tail().map(|tail| !ends_sentence(tail));
         let mut marker = numbering::leading_marker(line);
         if let (Some(m), Some(tail)) = (&marker, self.open_tail()) {
-            let last = tail.split_whitespace().last().unwrap_or("").to_lowercase();
-            if m.style != Style::Bullet && REFERENCE_WORDS.contains(&last.as_str()) {
+            let mut words = tail.split_whitespace().rev();
+            let last = words.next().unwrap_or("").to_lowercase();
+            // "...; or" and "..., and" end list items; "Sections 3.1 and" refers on.
+            let list_joint = matches!(last.as_str(), "and" | "or")
+                && words.next().is_some_and(|w| w.ends_with([';', ',']));
+            if m.style != Style::Bullet && REFERENCE_WORDS.contains(&last.as_str()) && !list_joint
+            {
                 marker = None;
             }
         }
@@ -231,9 +257,11 @@ impl Walker<'_> {
     }
 
     fn signature_line(&mut self, r: Range<usize>, page: Option<u32>) {
-        if let Some(i) = self.open {
-            if self.units[i].kind == ClauseKind::Signature {
-                self.units[i].span.end = r.end;
+        // Signature lines join the signature block before them, across blank lines.
+        if let Some(last) = self.units.last_mut() {
+            if last.kind == ClauseKind::Signature && !self.after_heading {
+                last.span.end = r.end;
+                self.open = Some(self.units.len() - 1);
                 return;
             }
         }
@@ -270,6 +298,14 @@ impl Walker<'_> {
     /// Records a heading: `number` as printed, `rest` its words, `whole` the line.
     fn set_heading(&mut self, number: Option<String>, style: Style, rest: &str, whole: &str) {
         self.close();
+        if self.units.is_empty() {
+            // Title lines before the first provision (name, parties, date) open the
+            // preamble; a numbered heading means the body has begun.
+            self.title = match number {
+                None => self.title.or(Some(self.offset_of(whole))),
+                Some(_) => None,
+            };
+        }
         let value = heading_value(rest);
         let join = self.heading_run && number.is_none() && !self.heading_is_number;
         let joined = match (&self.heading, join) {
@@ -304,6 +340,10 @@ impl Walker<'_> {
         self.after_heading = true;
     }
 
+    fn offset_of(&self, part: &str) -> usize {
+        part.as_ptr() as usize - self.text.as_ptr() as usize
+    }
+
     fn start_marked(&mut self, m: numbering::Marker, r: Range<usize>, page: Option<u32>) {
         let line = &self.text[r.clone()];
         let rest = &line[m.len..];
@@ -329,6 +369,9 @@ impl Walker<'_> {
         }
         self.pending = None;
         self.push(r, section, lead, inline, page);
+        if let Some(u) = self.units.last_mut() {
+            u.style = Some(m.style);
+        }
     }
 
     fn push(
@@ -362,14 +405,21 @@ impl Walker<'_> {
             self.operative += 1;
         }
         let heading = inline.or_else(|| self.sub_heading.clone()).or_else(|| self.heading.clone());
+        let mut r = r;
+        let mut after_heading = self.after_heading;
+        if let Some(start) = self.title.take().filter(|_| self.units.is_empty()) {
+            // The title block joins the preamble so its words sit in a clause.
+            r.start = start;
+            after_heading = false;
+        }
         self.units.push(Unit {
             span: r,
             section,
             heading,
             kind,
             page,
-            lead,
-            after_heading: self.after_heading,
+            after_heading,
+            style: None,
         });
         self.open = Some(self.units.len() - 1);
         self.heading_run = false;
