@@ -56,7 +56,15 @@ struct Walker<'d> {
     furniture: bool,
     /// Start of the title lines printed before the first provision.
     title: Option<usize>,
+    /// A section number has been seen.
+    numbered: bool,
 }
+
+/// Title lines are looked for among the first this many provisions (a cover page
+/// may carry addresses or share counts before the title).
+const TITLE_UNITS: usize = 6;
+/// Cover-page lines before the title are shorter than this many words.
+const COVER_WORDS: usize = 15;
 
 /// Words after which a number at the start of the next line is a cross-reference.
 const REFERENCE_WORDS: &[&str] = &[
@@ -82,6 +90,7 @@ pub fn units(doc: &Document) -> Vec<Unit> {
         operative: 0,
         furniture: false,
         title: None,
+        numbered: false,
     };
     for block in &doc.blocks {
         let span = block.span.clone();
@@ -298,13 +307,22 @@ impl Walker<'_> {
     /// Records a heading: `number` as printed, `rest` its words, `whole` the line.
     fn set_heading(&mut self, number: Option<String>, style: Style, rest: &str, whole: &str) {
         self.close();
-        if self.units.is_empty() {
-            // Title lines before the first provision (name, parties, date) open the
-            // preamble; a numbered heading means the body has begun.
+        let cover = self.units.len() < TITLE_UNITS
+            && !self.numbered
+            && !numbering::is_recital_heading(rest)
+            && self.units.iter().all(|u| {
+                self.text[u.span.clone()].split_whitespace().nth(COVER_WORDS).is_none()
+            });
+        if cover {
+            // Title lines on the cover (name, parties, date) open the preamble; a
+            // section number or a provision of some length means the body has begun.
             self.title = match number {
                 None => self.title.or(Some(self.offset_of(whole))),
                 Some(_) => None,
             };
+        }
+        if number.is_some() {
+            self.numbered = true;
         }
         let value = heading_value(rest);
         let join = self.heading_run && number.is_none() && !self.heading_is_number;
@@ -354,6 +372,10 @@ impl Walker<'_> {
                 inline = Some(heading_value(head));
                 lead += text_at;
             }
+        }
+        if matches!(m.style, Style::Word | Style::Decimal) {
+            self.numbered = true;
+            self.title = None;
         }
         let section = match (m.style, m.printed) {
             (Style::Word | Style::Decimal, Some(p)) => {
@@ -407,7 +429,7 @@ impl Walker<'_> {
         let heading = inline.or_else(|| self.sub_heading.clone()).or_else(|| self.heading.clone());
         let mut r = r;
         let mut after_heading = self.after_heading;
-        if let Some(start) = self.title.take().filter(|_| self.units.is_empty()) {
+        if let Some(start) = self.title.take() {
             // The title block joins the preamble so its words sit in a clause.
             r.start = start;
             after_heading = false;
