@@ -70,12 +70,18 @@ impl Fitter<'_> {
     /// order: whole when the run fits, else packed provision by provision.
     pub fn fit_run(&self, items: Vec<Range<usize>>) -> Vec<Range<usize>> {
         let mut out = Vec::new();
-        let (Some(first), Some(last)) = (items.first(), items.last()) else { return out };
+        let (Some(first), Some(last)) = (items.first(), items.last()) else {
+            return out;
+        };
         let whole = first.start..last.end;
         if self.fits(&whole) {
             out.push(whole);
         } else {
-            self.pack(items.into_iter().map(|r| (r, false)).collect(), Level::Sentences, &mut out);
+            self.pack(
+                items.into_iter().map(|r| (r, false)).collect(),
+                Level::Sentences,
+                &mut out,
+            );
         }
         out
     }
@@ -253,13 +259,20 @@ mod tests {
     }
 
     fn fit<'a>(text: &'a str, max: usize, counter: &'a dyn TokenCounter) -> Vec<&'a str> {
-        let f = Fitter { text, max_tokens: max, counter };
+        let f = Fitter {
+            text,
+            max_tokens: max,
+            counter,
+        };
         f.fit(0..text.len()).into_iter().map(|r| &text[r]).collect()
     }
 
     #[test]
     fn keeps_text_that_fits_whole() {
-        assert_eq!(fit("One two three. Four five.", 10, &Words), vec!["One two three. Four five."]);
+        assert_eq!(
+            fit("One two three. Four five.", 10, &Words),
+            vec!["One two three. Four five."]
+        );
     }
 
     #[test]
@@ -281,10 +294,10 @@ mod tests {
     #[test]
     fn breaks_before_numbered_provisions() {
         let text = "1.1 Alpha beta. 1.2 Gamma delta. More words here now.";
-        assert_eq!(fit(text, 9, &Words), vec![
-            "1.1 Alpha beta.",
-            "1.2 Gamma delta. More words here now."
-        ]);
+        assert_eq!(
+            fit(text, 9, &Words),
+            vec!["1.1 Alpha beta.", "1.2 Gamma delta. More words here now."]
+        );
     }
 
     #[test]

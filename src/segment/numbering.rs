@@ -31,27 +31,30 @@ pub struct Marker {
 }
 
 static WORD_MARKER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)^(article|section|sec\.|clause|schedule|part|paragraph|exhibit|annex|appendix|attachment)\s+([0-9]{1,3}(?:\.[0-9]{1,3})*|[ivxlc]{1,7}|[a-z])\b\.?",
-    )
+    Regex::new(concat!(
+        r"(?i)^(article|section|sec\.|clause|schedule|part|paragraph|exhibit|annex",
+        r"|appendix|attachment)\s+([0-9]{1,3}(?:\.[0-9]{1,3})*|[ivxlc]{1,7}|[a-z])\b\.?",
+    ))
     .expect("valid regex")
 });
 static SECTION_SIGN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^§{1,2}\s*([0-9]{1,3}(?:\.[0-9]{1,3})*[a-z]?)\.?").expect("valid regex")
 });
-static DECIMAL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^([0-9]{1,3}(?:\.[0-9]{1,3}){0,5})(\.|\))?").expect("valid regex"));
+static DECIMAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^([0-9]{1,3}(?:\.[0-9]{1,3}){0,5})(\.|\))?").expect("valid regex")
+});
 static PAREN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\((?:[a-z]{1,2}|[ivxlc]{1,6}|[A-Z]{1,2}|[IVXLC]{1,6}|[0-9]{1,2})\)")
         .expect("valid regex")
 });
-static HALF_PAREN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:[a-z]|[ivx]{1,5}|[A-Z])\)").expect("valid regex")
-});
+static HALF_PAREN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:[a-z]|[ivx]{1,5}|[A-Z])\)").expect("valid regex"));
 static LETTER_DOT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(?:[IVX]{1,5}|[A-Z]|[a-z])\.").expect("valid regex"));
 
-const BULLETS: &[char] = &['•', '●', '◦', '▪', '■', '□', '·', '‣', '∙', '*', '-', '–', '—', 'o'];
+const BULLETS: &[char] = &[
+    '•', '●', '◦', '▪', '■', '□', '·', '‣', '∙', '*', '-', '–', '—', 'o',
+];
 
 /// Reads the section number at the start of `line` (already trimmed at the start).
 ///
@@ -109,7 +112,11 @@ pub fn leading_marker(line: &str) -> Option<Marker> {
                 }
             };
         if ok {
-            let printed = if punct == Some(")") { format!("{number})") } else { number.into() };
+            let printed = if punct == Some(")") {
+                format!("{number})")
+            } else {
+                number.into()
+            };
             return Some(Marker {
                 printed: Some(printed),
                 style: Style::Decimal,
@@ -146,7 +153,11 @@ pub fn leading_marker(line: &str) -> Option<Marker> {
         let spaced = rest.starts_with(|c: char| c.is_whitespace());
         // "o" and "-" only count as bullets when a space follows.
         if spaced || (!matches!(first, 'o' | '-' | '*') && !rest.is_empty()) {
-            return Some(Marker { printed: None, style: Style::Bullet, len: skip_after(line, 1.max(first.len_utf8())) });
+            return Some(Marker {
+                printed: None,
+                style: Style::Bullet,
+                len: skip_after(line, 1.max(first.len_utf8())),
+            });
         }
     }
     None
@@ -165,7 +176,8 @@ fn followed_by_text_start(rest: &str) -> bool {
 }
 
 fn starts_upper(rest: &str) -> bool {
-    rest.trim_start().starts_with(|c: char| c.is_uppercase() || c == '"' || c == '“')
+    rest.trim_start()
+        .starts_with(|c: char| c.is_uppercase() || c == '"' || c == '“')
 }
 
 fn starts_lowercase_word(rest: &str) -> bool {
@@ -187,7 +199,8 @@ static FURNITURE: LazyLock<Regex> = LazyLock::new(|| {
             [-–—\s]*(?:page\s+)?[0-9]{1,3}(?:\s+of\s+[0-9]{1,3})?[-–—\s]*
           | [-–—\s]*[ivxl]{1,6}[-–—\s]*
           | [\[(]?\s*(?:signature\s+pages?\s+follows?|signatures?\s+on\s+following\s+page
-              |(?:the\s+)?remainder\s+of\s+(?:this\s+)?page\s+(?:is\s+)?(?:intentionally\s+)?left\s+blank[^\])]*
+              |(?:the\s+)?remainder\s+of\s+(?:this\s+)?page\s+(?:is\s+)?
+                (?:intentionally\s+)?left\s+blank[^\])]*
               |(?:this\s+)?page\s+(?:is\s+)?intentionally\s+left\s+blank)\s*\.?\s*[\])]?
           | source:\s.{0,120},\s*[0-9]{1,2}/[0-9]{1,2}/[0-9]{2,4}.*
           | .*(?:\.\s?){4,}\s*[0-9ivx]{0,4}
@@ -214,9 +227,10 @@ pub fn is_lone_marker(line: &str) -> bool {
 }
 
 static SIGNATURE_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)^(?:by|name|title|date|its|signature|signed|print(?:ed)?\s+name|witness|attest|per)\s*:|^_{5,}|^/s/|^\(?signature\)?$",
-    )
+    Regex::new(concat!(
+        r"(?i)^(?:by|name|title|date|its|signature|signed|print(?:ed)?\s+name|witness",
+        r"|attest|per)\s*:|^_{5,}|^/s/|^\(?signature\)?$",
+    ))
     .expect("valid regex")
 });
 
@@ -227,8 +241,8 @@ pub fn is_signature_line(line: &str) -> bool {
 
 /// Words that stay lowercase in a title-case heading.
 const SMALL_WORDS: &[&str] = &[
-    "a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the",
-    "to", "with", "upon", "under", "its", "per", "vs", "between", "other", "than", "not",
+    "a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the", "to",
+    "with", "upon", "under", "its", "per", "vs", "between", "other", "than", "not",
 ];
 
 /// Whether `text` (a whole line, without its section number) reads as a heading:
@@ -319,9 +333,15 @@ pub fn is_recital_heading(heading: &str) -> bool {
 }
 
 static DEFINITION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r#"^(?:[^"“”]{0,40}\s)?["“][^"“”]{1,80}["”](?:\s*(?:or|and)\s*["“][^"“”]{1,80}["”])?\s*(?:\([^)]{0,60}\)\s*)?[,:]?\s*(?:shall\s+)?(?:means?|mean:|has\s+the\s+meaning|have\s+the\s+meanings?|shall\s+have\s+the\s+meanings?|refers?\s+to|includes?|is\s+defined|shall\s+be\s+deemed|is\s+as\s+defined)\b"#,
-    )
+    Regex::new(concat!(
+        // An optional number or lead-in, the quoted term (or two), an optional
+        // parenthesis, then the defining verb.
+        r#"^(?:[^"“”]{0,40}\s)?["“][^"“”]{1,80}["”]"#,
+        r#"(?:\s*(?:or|and)\s*["“][^"“”]{1,80}["”])?\s*(?:\([^)]{0,60}\)\s*)?[,:]?\s*"#,
+        r"(?:shall\s+)?(?:means?|mean:|has\s+the\s+meaning|have\s+the\s+meanings?",
+        r"|shall\s+have\s+the\s+meanings?|refers?\s+to|includes?|is\s+defined",
+        r"|shall\s+be\s+deemed|is\s+as\s+defined)\b",
+    ))
     .expect("valid regex")
 });
 
@@ -349,7 +369,10 @@ mod tests {
         assert_eq!(printed("a) the Buyer").as_deref(), Some("a)"));
         assert_eq!(printed("Article IV").as_deref(), Some("Article IV"));
         assert_eq!(printed("ARTICLE 5 - TERM").as_deref(), Some("ARTICLE 5"));
-        assert_eq!(printed("Section 12. Notices.").as_deref(), Some("Section 12"));
+        assert_eq!(
+            printed("Section 12. Notices.").as_deref(),
+            Some("Section 12")
+        );
         assert_eq!(printed("Sec. 2.3 Payment").as_deref(), Some("Sec. 2.3"));
         assert_eq!(printed("§ 4 Liability").as_deref(), Some("§ 4"));
         assert_eq!(printed("Clause 7: Assignment").as_deref(), Some("Clause 7"));
@@ -395,20 +418,35 @@ mod tests {
         assert!(is_heading_text("DEFINITIONS", 12));
         assert!(is_heading_text("TERM AND TERMINATION.", 12));
         assert!(is_heading_text("Limitation of Liability", 12));
-        assert!(!is_heading_text("The Supplier shall deliver the Goods.", 12));
+        assert!(!is_heading_text(
+            "The Supplier shall deliver the Goods.",
+            12
+        ));
         assert!(!is_heading_text("Name: Jane Doe", 12));
         assert!(!is_heading_text("and the parties agree", 12));
-        assert_eq!(inline_heading("Termination. Either party may end it."), Some(("Termination", 13)));
-        assert_eq!(inline_heading("LICENSE. Subject to the terms"), Some(("LICENSE", 9)));
+        assert_eq!(
+            inline_heading("Termination. Either party may end it."),
+            Some(("Termination", 13))
+        );
+        assert_eq!(
+            inline_heading("LICENSE. Subject to the terms"),
+            Some(("LICENSE", 9))
+        );
         assert_eq!(inline_heading("The Supplier shall. Deliver it"), None);
     }
 
     #[test]
     fn definitions_and_kinds() {
-        assert!(is_definition("\"Affiliate\" means any entity controlling a party."));
+        assert!(is_definition(
+            "\"Affiliate\" means any entity controlling a party."
+        ));
         assert!(is_definition("“Territory” shall mean the United States."));
-        assert!(is_definition("(c) \"Products\" has the meaning set out in Schedule 1."));
-        assert!(!is_definition("The Licensee shall pay the \"Fee\" within 30 days."));
+        assert!(is_definition(
+            "(c) \"Products\" has the meaning set out in Schedule 1."
+        ));
+        assert!(!is_definition(
+            "The Licensee shall pay the \"Fee\" within 30 days."
+        ));
         assert!(is_exhibit_heading("EXHIBIT A"));
         assert!(is_exhibit_heading("Schedule 2 - Fees"));
         assert!(!is_exhibit_heading("Exhibits to be delivered"));

@@ -10,10 +10,10 @@ const ABBREVIATIONS: &[&str] = &[
     "inc", "ltd", "co", "corp", "llc", "l.l.c", "lp", "l.p", "plc", "n.a", "s.a", "b.v", "n.v",
     "no", "nos", "sec", "secs", "art", "arts", "para", "paras", "cl", "sch", "ch", "pt", "vol",
     "e.g", "i.e", "etc", "vs", "v", "viz", "cf", "et al", "al", "mr", "mrs", "ms", "dr", "prof",
-    "jr", "sr", "st", "ave", "blvd", "rd", "fig", "approx", "dept", "est", "u.s", "u.s.a",
-    "u.k", "e.u", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
-    "dec", "min", "max", "incl", "excl", "ref", "resp", "hon", "gov", "govt", "assn", "bros",
-    "int'l", "intl", "mfg", "mgmt", "ph", "tel", "fax", "p", "pp", "c.f.r", "u.s.c", "seq",
+    "jr", "sr", "st", "ave", "blvd", "rd", "fig", "approx", "dept", "est", "u.s", "u.s.a", "u.k",
+    "e.u", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "min", "max", "incl", "excl", "ref", "resp", "hon", "gov", "govt", "assn", "bros", "int'l",
+    "intl", "mfg", "mgmt", "ph", "tel", "fax", "p", "pp", "c.f.r", "u.s.c", "seq",
 ];
 
 /// Longest span a pair of quotes or parentheses may cover and still shield the
@@ -40,7 +40,7 @@ pub fn sentences(text: &str) -> Vec<Range<usize>> {
                 let step = rest
                     .chars()
                     .next()
-                    .filter(|c| matches!(c, '.' | '!' | '?' | '"' | '”' | '’' | '\'' | ')' | ']'))
+                    .filter(|c| ".!?\"”’')]".contains(*c))
                     .map(char::len_utf8);
                 match step {
                     Some(n) => end += n,
@@ -83,7 +83,9 @@ fn is_boundary(text: &str, start: usize, dot: usize, end: usize, shields: &[Rang
         return false;
     }
     let next = after.trim_start();
-    let Some(first) = next.chars().next() else { return false };
+    let Some(first) = next.chars().next() else {
+        return false;
+    };
     // The next sentence starts with a capital, a digit, a quote, a bracket or a bullet.
     if !(first.is_uppercase()
         || first.is_ascii_digit()
@@ -115,7 +117,12 @@ fn is_boundary(text: &str, start: usize, dot: usize, end: usize, shields: &[Rang
         return false;
     }
     // "et al." with a space inside the abbreviation.
-    if lower == "al" && before[..word_start].trim_end().to_lowercase().ends_with("et") {
+    if lower == "al"
+        && before[..word_start]
+            .trim_end()
+            .to_lowercase()
+            .ends_with("et")
+    {
         return false;
     }
     // Dotted abbreviations ("U.S.", "e.g.", "C.F.R.") and initials ("J.").
@@ -168,7 +175,10 @@ fn shielded(text: &str) -> Vec<Range<usize>> {
                 Some(_) => open_straight = Some(i),
                 None => open_straight = Some(i),
             },
-            '\n' if text[i + 1..].trim_start_matches([' ', '\t']).starts_with('\n') => {
+            '\n' if text[i + 1..]
+                .trim_start_matches([' ', '\t'])
+                .starts_with('\n') =>
+            {
                 // A blank line closes everything.
                 open_paren.clear();
                 open_curly = None;
@@ -192,7 +202,12 @@ mod tests {
     fn splits_plain_sentences() {
         assert_eq!(
             split("The Term is one year. Either party may renew it! Is that clear? Yes."),
-            vec!["The Term is one year.", "Either party may renew it!", "Is that clear?", "Yes."]
+            vec![
+                "The Term is one year.",
+                "Either party may renew it!",
+                "Is that clear?",
+                "Yes."
+            ]
         );
     }
 
@@ -209,9 +224,15 @@ mod tests {
         ];
         let expected = [
             vec!["Acme Inc. shall pay the fee.", "Beta Ltd. shall not."],
-            vec!["It is a U.S. company.", "It files with the S.E.C. Each year it reports."],
+            vec![
+                "It is a U.S. company.",
+                "It files with the S.E.C. Each year it reports.",
+            ],
             vec!["See Sec. 2 and No. 5 of the list.", "Then stop."],
-            vec!["Costs, e.g. Travel, are due.", "Other costs, i.e. Shipping, are not."],
+            vec![
+                "Costs, e.g. Travel, are due.",
+                "Other costs, i.e. Shipping, are not.",
+            ],
             vec!["Paper, pens, etc. Are supplies.", "The buyer pays."],
             vec!["Acme vs. Beta was settled.", "Mr. Jones agreed."],
             vec!["Beta Co. and Gamma Corp. agree.", "They sign."],
@@ -225,11 +246,17 @@ mod tests {
     fn keeps_numbers_initials_and_items() {
         assert_eq!(
             split("As set out in Section 3.1 the fee is 4.5 percent. J. Smith signs for Acme."),
-            vec!["As set out in Section 3.1 the fee is 4.5 percent.", "J. Smith signs for Acme."]
+            vec![
+                "As set out in Section 3.1 the fee is 4.5 percent.",
+                "J. Smith signs for Acme."
+            ]
         );
         assert_eq!(
             split("1.6. \"Products\" means the goods. 1.7. \"Term\" means one year."),
-            vec!["1.6. \"Products\" means the goods.", "1.7. \"Term\" means one year."]
+            vec![
+                "1.6. \"Products\" means the goods.",
+                "1.7. \"Term\" means one year."
+            ]
         );
         assert_eq!(
             split("(a). The first item. (b) The second item."),
@@ -256,32 +283,41 @@ mod tests {
             vec!["This is the “Agreement.”", "It binds both parties."]
         );
         // An unmatched quote shields nothing.
-        assert_eq!(split("He wrote \"yes. Then he left. Then he came back."), vec![
-            "He wrote \"yes.",
-            "Then he left.",
-            "Then he came back."
-        ]);
+        assert_eq!(
+            split("He wrote \"yes. Then he left. Then he came back."),
+            vec!["He wrote \"yes.", "Then he left.", "Then he came back."]
+        );
     }
 
     #[test]
     fn does_not_break_before_lowercase_or_inside_tokens() {
-        assert_eq!(split("Pay approx. ten units. Done."), vec!["Pay approx. ten units.", "Done."]);
-        assert_eq!(split("Visit www.acme.com today. Done."), vec![
-            "Visit www.acme.com today.",
-            "Done."
-        ]);
+        assert_eq!(
+            split("Pay approx. ten units. Done."),
+            vec!["Pay approx. ten units.", "Done."]
+        );
+        assert_eq!(
+            split("Visit www.acme.com today. Done."),
+            vec!["Visit www.acme.com today.", "Done."]
+        );
         assert_eq!(split("Ends here."), vec!["Ends here."]);
         assert_eq!(split("   "), Vec::<&str>::new());
         assert_eq!(split("no final stop"), vec!["no final stop"]);
         // Wide whitespace before the word that a stop closes.
-        assert_eq!(split("Paid to\u{a0}Acme. Done."), vec!["Paid to\u{a0}Acme.", "Done."]);
+        assert_eq!(
+            split("Paid to\u{a0}Acme. Done."),
+            vec!["Paid to\u{a0}Acme.", "Done."]
+        );
     }
 
     #[test]
     fn ranges_cover_all_text() {
         let text = "  First one.  Second (with a. dot) one.\n\nThird \"quoted. text\" here.  ";
         let got = sentences(text);
-        let joined: String = got.iter().map(|r| &text[r.clone()]).collect::<Vec<_>>().join(" ");
+        let joined: String = got
+            .iter()
+            .map(|r| &text[r.clone()])
+            .collect::<Vec<_>>()
+            .join(" ");
         let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
         assert_eq!(squash(&joined), squash(text));
         assert_eq!(got.len(), 3);

@@ -68,10 +68,38 @@ const COVER_WORDS: usize = 15;
 
 /// Words after which a number at the start of the next line is a cross-reference.
 const REFERENCE_WORDS: &[&str] = &[
-    "section", "sections", "article", "articles", "clause", "clauses", "paragraph",
-    "paragraphs", "subsection", "subsections", "§", "no.", "and", "or", "of", "to", "in",
-    "under", "with", "per", "than", "exhibit", "schedule", "annex", "appendix", "item",
-    "items", "sub-section", "subparagraph", "sub-paragraph", "pursuant", "see",
+    "section",
+    "sections",
+    "article",
+    "articles",
+    "clause",
+    "clauses",
+    "paragraph",
+    "paragraphs",
+    "subsection",
+    "subsections",
+    "§",
+    "no.",
+    "and",
+    "or",
+    "of",
+    "to",
+    "in",
+    "under",
+    "with",
+    "per",
+    "than",
+    "exhibit",
+    "schedule",
+    "annex",
+    "appendix",
+    "item",
+    "items",
+    "sub-section",
+    "subparagraph",
+    "sub-paragraph",
+    "pursuant",
+    "see",
 ];
 
 pub fn units(doc: &Document) -> Vec<Unit> {
@@ -139,7 +167,8 @@ pub fn squash(s: &str) -> String {
 }
 
 fn ends_sentence(s: &str) -> bool {
-    s.trim_end().ends_with(['.', ';', ':', '!', '?', '"', '”', ')'])
+    s.trim_end()
+        .ends_with(['.', ';', ':', '!', '?', '"', '”', ')'])
 }
 
 fn heading_value(s: &str) -> String {
@@ -228,18 +257,19 @@ impl Walker<'_> {
             // "...; or" and "..., and" end list items; "Sections 3.1 and" refers on.
             let list_joint = matches!(last.as_str(), "and" | "or")
                 && words.next().is_some_and(|w| w.ends_with([';', ',']));
-            if m.style != Style::Bullet && REFERENCE_WORDS.contains(&last.as_str()) && !list_joint
-            {
+            if m.style != Style::Bullet && REFERENCE_WORDS.contains(&last.as_str()) && !list_joint {
                 marker = None;
             }
         }
         if let Some(m) = marker {
             let rest = &line[m.len..];
             let numbered_heading = match m.style {
-                Style::Word | Style::Decimal => rest.trim().is_empty()
-                    || numbering::is_heading_text(rest, 12)
-                    || (rest.trim_end().ends_with('.')
-                        && numbering::is_heading_text(rest.trim_end_matches('.'), 8)),
+                Style::Word | Style::Decimal => {
+                    rest.trim().is_empty()
+                        || numbering::is_heading_text(rest, 12)
+                        || (rest.trim_end().ends_with('.')
+                            && numbering::is_heading_text(rest.trim_end_matches('.'), 8))
+                }
                 Style::Letter => {
                     numbering::is_heading_text(rest, 8) && !rest.chars().any(char::is_lowercase)
                 }
@@ -311,7 +341,10 @@ impl Walker<'_> {
             && !self.numbered
             && !numbering::is_recital_heading(rest)
             && self.units.iter().all(|u| {
-                self.text[u.span.clone()].split_whitespace().nth(COVER_WORDS).is_none()
+                self.text[u.span.clone()]
+                    .split_whitespace()
+                    .nth(COVER_WORDS)
+                    .is_none()
             });
         if cover {
             // Title lines on the cover (name, parties, date) open the preamble; a
@@ -426,7 +459,9 @@ impl Walker<'_> {
         if kind == ClauseKind::Clause {
             self.operative += 1;
         }
-        let heading = inline.or_else(|| self.sub_heading.clone()).or_else(|| self.heading.clone());
+        let heading = inline
+            .or_else(|| self.sub_heading.clone())
+            .or_else(|| self.heading.clone());
         let mut r = r;
         let mut after_heading = self.after_heading;
         if let Some(start) = self.title.take() {
