@@ -71,6 +71,7 @@ fn check_against_reference(precision: Precision, min_cosine: f32) {
             worst = (c, i);
         }
     }
+    eprintln!("{precision:?}: lowest cosine {:.6} over {} texts", worst.0, got.len());
     assert!(
         worst.0 >= min_cosine,
         "{precision:?}: cosine {} < {min_cosine} for text {}: {:?}",

@@ -172,7 +172,8 @@ fn ends_sentence(s: &str) -> bool {
 }
 
 fn heading_value(s: &str) -> String {
-    squash(s.trim().trim_end_matches(['.', ':', '-', '–', '—']).trim())
+    let dashes = ['.', ':', '-', '–', '—'];
+    squash(s.trim().trim_start_matches(dashes).trim_end_matches(dashes).trim())
 }
 
 impl Walker<'_> {
