@@ -1,5 +1,6 @@
 //! The encoder-output cache: texts become stored token states, so that training and
-//! evaluation run the encoder once per distinct text, ever.
+//! evaluation run the encoder once per distinct text, ever. Only the first window
+//! (256 tokens) of a text is stored: the classifier head reads no further.
 //!
 //! Layout: `<root>/<first 16 hex of the encoder's sha256>/shard-NNNNN.safetensors`.
 //! Each shard holds `states` (`[tokens, hidden]`, f16) and `offsets` (`[texts + 1]`,
@@ -120,7 +121,7 @@ impl StateCache {
         let mut done = 0;
         progress(done, total);
         for part in todo.chunks(chunk.max(1)) {
-            let states = encoder.token_states(part)?;
+            let states = encoder.first_window_states(part)?;
             let mut offsets = vec![0u32];
             let mut tensors = Vec::with_capacity(part.len());
             for s in states {

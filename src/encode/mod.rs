@@ -246,9 +246,26 @@ impl Encoder {
 
     /// Token states for each text, in input order.
     pub fn token_states(&self, texts: &[&str]) -> Result<Vec<TokenStates>, EncodeError> {
-        let windows: Vec<Vec<Vec<u32>>> = self
-            .pool
-            .install(|| texts.par_iter().map(|t| self.windows(t)).collect::<Result<_, _>>())?;
+        self.states_of(texts, usize::MAX)
+    }
+
+    /// Token states of at most the first window of each text: all that a classifier
+    /// reading `max_window` tokens uses, for a fraction of the work on long texts.
+    pub fn first_window_states(&self, texts: &[&str]) -> Result<Vec<TokenStates>, EncodeError> {
+        self.states_of(texts, 1)
+    }
+
+    fn states_of(&self, texts: &[&str], max_windows: usize) -> Result<Vec<TokenStates>, EncodeError> {
+        let windows: Vec<Vec<Vec<u32>>> = self.pool.install(|| {
+            texts
+                .par_iter()
+                .map(|t| {
+                    let mut w = self.windows(t)?;
+                    w.truncate(max_windows);
+                    Ok(w)
+                })
+                .collect::<Result<_, EncodeError>>()
+        })?;
         // Flatten to (text, window) sequences, longest first, then cut into batches
         // under the token budget.
         let mut seqs: Vec<(usize, &[u32])> = windows
