@@ -9,8 +9,8 @@ use super::{from_paragraphs, BlockKind, Document, Format};
 
 /// Elements whose whole subtree is not contract text.
 const DROPPED: &[&str] = &[
-    "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
-    "head", "svg", "iframe", "object", "button", "select", "textarea",
+    "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "head",
+    "svg", "iframe", "object", "button", "select", "textarea",
 ];
 
 /// ARIA roles that mark page furniture rather than content.
@@ -18,25 +18,65 @@ const DROPPED_ROLES: &[&str] = &["navigation", "banner", "contentinfo"];
 
 /// Elements that end the current block when they open or close.
 const BLOCK_LEVEL: &[&str] = &[
-    "address", "article", "blockquote", "body", "caption", "dd", "details", "dialog", "div",
-    "dl", "dt", "fieldset", "figcaption", "figure", "hr", "html", "li", "main", "ol", "p",
-    "pre", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
-    "h1", "h2", "h3", "h4", "h5", "h6",
+    "address",
+    "article",
+    "blockquote",
+    "body",
+    "caption",
+    "dd",
+    "details",
+    "dialog",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "hr",
+    "html",
+    "li",
+    "main",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "summary",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
 ];
 
 /// True when the start of `text` looks like HTML: a doctype, an `<html>` tag or one of the
 /// tags a page body starts with.
 pub(super) fn looks_like_html(text: &str) -> bool {
-    let head: String = text.trim_start().chars().take(1024).collect::<String>().to_lowercase();
+    let head: String = text
+        .trim_start()
+        .chars()
+        .take(1024)
+        .collect::<String>()
+        .to_lowercase();
     if head.starts_with("<!doctype html") || head.starts_with("<html") {
         return true;
     }
     if !head.starts_with('<') {
         return false;
     }
-    ["<html", "<head", "<body", "<meta ", "<title>", "<div", "<p>", "<h1", "<table"]
-        .iter()
-        .any(|tag| head.contains(tag))
+    [
+        "<html", "<head", "<body", "<meta ", "<title>", "<div", "<p>", "<h1", "<table",
+    ]
+    .iter()
+    .any(|tag| head.contains(tag))
 }
 
 /// Reads decoded HTML text.
@@ -62,7 +102,11 @@ pub(super) fn read(path: &Path, text: &str) -> Document {
         stack.extend(node.children().rev().map(|child| (child, false)));
     }
     walker.flush();
-    from_paragraphs(path, Format::Html, walker.blocks.into_iter().map(|(k, t)| (k, t, None)))
+    from_paragraphs(
+        path,
+        Format::Html,
+        walker.blocks.into_iter().map(|(k, t)| (k, t, None)),
+    )
 }
 
 fn is_dropped(el: &Element) -> bool {
@@ -70,7 +114,8 @@ fn is_dropped(el: &Element) -> bool {
         || el.attr("hidden").is_some()
         || el.attr("aria-hidden") == Some("true")
         || el.attr("role").is_some_and(|role| {
-            role.split_whitespace().any(|r| DROPPED_ROLES.iter().any(|d| r.eq_ignore_ascii_case(d)))
+            role.split_whitespace()
+                .any(|r| DROPPED_ROLES.iter().any(|d| r.eq_ignore_ascii_case(d)))
         })
 }
 
@@ -134,8 +179,7 @@ impl Walker {
             } else if c.is_whitespace() && c != '\u{A0}' {
                 self.pending_space = true;
             } else {
-                if self.pending_space && !self.buffer.is_empty() && !self.buffer.ends_with('\n')
-                {
+                if self.pending_space && !self.buffer.is_empty() && !self.buffer.ends_with('\n') {
                     self.buffer.push(' ');
                 }
                 self.pending_space = false;
@@ -147,7 +191,11 @@ impl Walker {
     fn flush(&mut self) {
         let text = std::mem::take(&mut self.buffer);
         self.pending_space = false;
-        let text: Vec<&str> = text.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect();
+        let text: Vec<&str> = text
+            .split('\n')
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         if !text.is_empty() {
             self.blocks.push((self.kind(), text.join("\n")));
         }
@@ -160,7 +208,10 @@ mod tests {
 
     fn kinds_and_texts(html: &str) -> Vec<(BlockKind, String)> {
         let doc = read(Path::new("a.html"), html);
-        doc.blocks.iter().map(|b| (b.kind, doc.block_text(b).to_string())).collect()
+        doc.blocks
+            .iter()
+            .map(|b| (b.kind, doc.block_text(b).to_string()))
+            .collect()
     }
 
     #[test]
@@ -199,6 +250,9 @@ mod tests {
     #[test]
     fn deep_nesting_does_not_overflow_the_stack() {
         let html = "<div>".repeat(10_000) + "deep" + &"</div>".repeat(10_000);
-        assert_eq!(kinds_and_texts(&html), [(BlockKind::Paragraph, "deep".to_string())]);
+        assert_eq!(
+            kinds_and_texts(&html),
+            [(BlockKind::Paragraph, "deep".to_string())]
+        );
     }
 }

@@ -40,7 +40,9 @@ pub const DOCX_HEADER_TEXT: &str = "DRAFT HEADER - NOT BODY TEXT";
 const W_NS: &str = "http://schemas.openxmlformats.org/wordprocessingml/2006/main";
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn run_paragraph(properties: &str, text: &str) -> String {
@@ -70,7 +72,9 @@ pub fn docx_document_xml(paragraphs: &[Para<'_>]) -> String {
     let mut body = String::new();
     for para in paragraphs {
         match para {
-            Para::Heading(text) => body.push_str(&run_paragraph(r#"<w:pStyle w:val="Heading1"/>"#, text)),
+            Para::Heading(text) => {
+                body.push_str(&run_paragraph(r#"<w:pStyle w:val="Heading1"/>"#, text))
+            }
             Para::Text(text) => body.push_str(&run_paragraph("", text)),
             Para::Numbered(level, text) => body.push_str(&run_paragraph(
                 &format!(r#"<w:numPr><w:ilvl w:val="{level}"/><w:numId w:val="1"/></w:numPr>"#),
@@ -144,11 +148,17 @@ pub fn pdf(pages: &[&[&str]]) -> Vec<u8> {
     let contents: Vec<Vec<Operation>> = pages
         .iter()
         .map(|lines| {
-            let mut ops = vec![Operation::new("BT", vec![]), Operation::new("Tf", vec!["F1".into(), 11.into()])];
+            let mut ops = vec![
+                Operation::new("BT", vec![]),
+                Operation::new("Tf", vec!["F1".into(), 11.into()]),
+            ];
             let mut y = 760;
             for line in lines.iter() {
                 if !line.is_empty() {
-                    ops.push(Operation::new("Tm", vec![1.into(), 0.into(), 0.into(), 1.into(), 72.into(), y.into()]));
+                    ops.push(Operation::new(
+                        "Tm",
+                        vec![1.into(), 0.into(), 0.into(), 1.into(), 72.into(), y.into()],
+                    ));
                     ops.push(Operation::new("Tj", vec![Object::string_literal(*line)]));
                 }
                 y -= 14;
@@ -244,16 +254,26 @@ fn pdf_from_contents(pages: Vec<Vec<Operation>>, encrypt: Option<lopdf::Dictiona
 
 /// `text` encoded as UTF-16 with a byte order mark, little- or big-endian.
 pub fn utf16(text: &str, little_endian: bool) -> Vec<u8> {
-    let mut out = if little_endian { vec![0xFF, 0xFE] } else { vec![0xFE, 0xFF] };
+    let mut out = if little_endian {
+        vec![0xFF, 0xFE]
+    } else {
+        vec![0xFE, 0xFF]
+    };
     for unit in text.encode_utf16() {
-        out.extend(if little_endian { unit.to_le_bytes() } else { unit.to_be_bytes() });
+        out.extend(if little_endian {
+            unit.to_le_bytes()
+        } else {
+            unit.to_be_bytes()
+        });
     }
     out
 }
 
 /// `text` encoded as Latin-1 (ISO 8859-1); every char must be below U+0100.
 pub fn latin1(text: &str) -> Vec<u8> {
-    text.chars().map(|c| u8::try_from(u32::from(c)).expect("Latin-1 character")).collect()
+    text.chars()
+        .map(|c| u8::try_from(u32::from(c)).expect("Latin-1 character"))
+        .collect()
 }
 
 /// An HTML contract page wrapped in navigation, scripts, styles and a footer.
