@@ -650,16 +650,21 @@ mod tests {
 
     const NUMBERING: &str = r#"<w:numbering xmlns:w="w">
       <w:abstractNum w:abstractNumId="0">
-        <w:lvl w:ilvl="0"><w:start w:val="1"/><w:numFmt w:val="decimal"/><w:lvlText w:val="%1."/></w:lvl>
-        <w:lvl w:ilvl="1"><w:start w:val="1"/><w:numFmt w:val="decimal"/><w:lvlText w:val="%1.%2"/></w:lvl>
-        <w:lvl w:ilvl="2"><w:start w:val="1"/><w:numFmt w:val="lowerLetter"/><w:lvlText w:val="(%3)"/></w:lvl>
-        <w:lvl w:ilvl="3"><w:start w:val="1"/><w:numFmt w:val="lowerRoman"/><w:lvlText w:val="%4)"/></w:lvl>
+        <w:lvl w:ilvl="0"><w:start w:val="1"/><w:numFmt w:val="decimal"/><w:lvlText w:val="%1."/>
+          </w:lvl>
+        <w:lvl w:ilvl="1"><w:start w:val="1"/><w:numFmt w:val="decimal"/>
+          <w:lvlText w:val="%1.%2"/></w:lvl>
+        <w:lvl w:ilvl="2"><w:start w:val="1"/><w:numFmt w:val="lowerLetter"/>
+          <w:lvlText w:val="(%3)"/></w:lvl>
+        <w:lvl w:ilvl="3"><w:start w:val="1"/><w:numFmt w:val="lowerRoman"/>
+          <w:lvlText w:val="%4)"/></w:lvl>
       </w:abstractNum>
       <w:abstractNum w:abstractNumId="1">
         <w:lvl w:ilvl="0"><w:numFmt w:val="bullet"/><w:lvlText w:val="&#xF0B7;"/></w:lvl>
       </w:abstractNum>
       <w:abstractNum w:abstractNumId="2">
-        <w:lvl w:ilvl="0"><w:start w:val="3"/><w:numFmt w:val="upperRoman"/><w:lvlText w:val="Article %1"/></w:lvl>
+        <w:lvl w:ilvl="0"><w:start w:val="3"/><w:numFmt w:val="upperRoman"/>
+          <w:lvlText w:val="Article %1"/></w:lvl>
       </w:abstractNum>
       <w:num w:numId="1"><w:abstractNumId w:val="0"/></w:num>
       <w:num w:numId="2"><w:abstractNumId w:val="1"/></w:num>
@@ -701,11 +706,14 @@ mod tests {
     #[test]
     fn body_paragraphs_tables_and_headings() {
         let xml = r#"<w:document xmlns:w="w" xmlns:mc="mc"><w:body>
-          <w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>Terms &amp; Conditions</w:t></w:r></w:p>
+          <w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>Terms &amp; Conditions</w:t>
+            </w:r></w:p>
           <w:p><w:pPr><w:numPr><w:ilvl w:val="0"/><w:numId w:val="1"/></w:numPr></w:pPr>
-            <w:r><w:t xml:space="preserve">Fees </w:t></w:r><w:r><w:instrText>PAGE</w:instrText><w:t>apply</w:t></w:r></w:p>
+            <w:r><w:t xml:space="preserve">Fees </w:t></w:r><w:r><w:instrText>PAGE</w:instrText>
+              <w:t>apply</w:t></w:r></w:p>
           <w:p/>
-          <w:tbl><w:tr><w:tc><w:p><w:r><w:t>A</w:t></w:r></w:p><w:p><w:r><w:t>B</w:t></w:r></w:p></w:tc>
+          <w:tbl><w:tr><w:tc><w:p><w:r><w:t>A</w:t></w:r></w:p><w:p><w:r><w:t>B</w:t></w:r></w:p>
+            </w:tc>
             <w:tc><w:p><w:r><w:t>C</w:t><w:tab/><w:t>D</w:t></w:r></w:p></w:tc></w:tr></w:tbl>
           <w:p><w:r><mc:AlternateContent><mc:Choice><w:t>shown</w:t></mc:Choice>
             <mc:Fallback><w:t>repeat</w:t></mc:Fallback></mc:AlternateContent></w:r></w:p>
