@@ -2,6 +2,12 @@
 //! one [`Document`]: its extracted text plus the blocks (paragraphs, headings,
 //! list items, table cells) that text is made of, with page numbers where known.
 
+mod docx;
+mod html;
+mod markdown;
+mod pdf;
+mod text;
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -66,7 +72,9 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        Self { max_bytes: DEFAULT_MAX_BYTES }
+        Self {
+            max_bytes: DEFAULT_MAX_BYTES,
+        }
     }
 }
 
@@ -87,13 +95,18 @@ pub enum ReadError {
     #[error("not a document TermScore can read ({0})")]
     Unsupported(String),
     #[error("corrupt {format} file: {detail}")]
-    Corrupt { format: &'static str, detail: String },
+    Corrupt {
+        format: &'static str,
+        detail: String,
+    },
     #[error("PDF is encrypted; decrypt it first (for example `qpdf --decrypt in.pdf out.pdf`)")]
     Encrypted,
     #[error("PDF has no text layer (a scanned image?); run OCR on it first, e.g. `ocrmypdf`")]
     NoTextLayer,
     #[error("document contains no text")]
     NoText,
+    #[error("archive part `{part}` unpacks to more than {limit} bytes; refusing it (a zip bomb?)")]
+    ArchiveTooLarge { part: String, limit: u64 },
 }
 
 /// Reads a file from disk. See [`read_bytes`].
@@ -107,7 +120,10 @@ pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<Document, ReadError>
         return Err(ReadError::IsDirectory);
     }
     if meta.len() > opts.max_bytes {
-        return Err(ReadError::TooLarge { size: meta.len(), limit: opts.max_bytes });
+        return Err(ReadError::TooLarge {
+            size: meta.len(),
+            limit: opts.max_bytes,
+        });
     }
     let bytes = std::fs::read(path)?;
     read_bytes(path, &bytes, opts)
@@ -116,19 +132,113 @@ pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<Document, ReadError>
 /// Reads a document from memory; `path` is used for the extension hint and reporting.
 pub fn read_bytes(path: &Path, bytes: &[u8], opts: &ReadOptions) -> Result<Document, ReadError> {
     if bytes.len() as u64 > opts.max_bytes {
-        return Err(ReadError::TooLarge { size: bytes.len() as u64, limit: opts.max_bytes });
+        return Err(ReadError::TooLarge {
+            size: bytes.len() as u64,
+            limit: opts.max_bytes,
+        });
     }
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ReadError::Empty);
     }
-    // NOTE: placeholder reader (plain UTF-8 text only), replaced by the format readers.
-    let text =
-        std::str::from_utf8(bytes).map_err(|_| ReadError::Unsupported("not UTF-8 text".into()))?;
-    Ok(from_paragraphs(
-        path,
-        Format::Text,
-        text.split("\n\n").map(|p| (BlockKind::Paragraph, p.trim().to_string(), None)),
-    ))
+    let mut doc = match sniff(path, bytes)? {
+        Sniffed::Pdf => pdf::read(path, bytes)?,
+        Sniffed::Zip => docx::read(path, bytes, opts, has_extension(path, &["docx"]))?,
+        Sniffed::Text => {
+            let (text, warnings) = text::decode(bytes)?;
+            let format = detect_text_format(path, &text);
+            let mut doc = match format {
+                Format::Html => html::read(path, &text),
+                Format::Markdown => markdown::read(path, &text),
+                _ => text::read(path, &text),
+            };
+            doc.warnings.splice(0..0, warnings);
+            doc
+        }
+    };
+    if doc.blocks.is_empty() {
+        return Err(ReadError::NoText);
+    }
+    doc.path = path.to_path_buf();
+    Ok(doc)
+}
+
+/// What the first bytes of a file say it is, before any decoding.
+#[derive(Debug, PartialEq, Eq)]
+enum Sniffed {
+    Pdf,
+    Zip,
+    Text,
+}
+
+/// Looks at magic numbers. Formats TermScore cannot read but users often try (legacy Word,
+/// images, archives) get an [`ReadError::Unsupported`] saying what they are.
+fn sniff(path: &Path, bytes: &[u8]) -> Result<Sniffed, ReadError> {
+    // The PDF header may follow a little junk (some generators prepend bytes), so look at
+    // the first kilobyte, as viewers do.
+    let head = &bytes[..bytes.len().min(1024)];
+    if find(head, b"%PDF-").is_some() {
+        return Ok(Sniffed::Pdf);
+    }
+    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+        return Ok(Sniffed::Zip);
+    }
+    const KNOWN: &[(&[u8], &str)] = &[
+        (
+            b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1",
+            "a legacy Office file (.doc); save it as .docx or PDF",
+        ),
+        (b"{\\rtf", "an RTF file; save it as .docx or PDF"),
+        (b"\x89PNG", "a PNG image"),
+        (b"\xFF\xD8\xFF", "a JPEG image"),
+        (b"GIF8", "a GIF image"),
+        (b"\x1F\x8B", "a gzip archive"),
+        (b"7z\xBC\xAF", "a 7-Zip archive"),
+        (b"Rar!", "a RAR archive"),
+        (b"\x7FELF", "an executable"),
+    ];
+    for (magic, what) in KNOWN {
+        if bytes.starts_with(magic) {
+            return Err(ReadError::Unsupported((*what).to_string()));
+        }
+    }
+    if has_extension(path, &["pdf"]) {
+        return Err(ReadError::Corrupt {
+            format: "PDF",
+            detail: "no `%PDF-` header".into(),
+        });
+    }
+    if has_extension(path, &["docx"]) {
+        return Err(ReadError::Corrupt {
+            format: "DOCX",
+            detail: "not a ZIP archive".into(),
+        });
+    }
+    Ok(Sniffed::Text)
+}
+
+/// Chooses among the text formats: HTML by its tags, then the extension.
+fn detect_text_format(path: &Path, text: &str) -> Format {
+    if html::looks_like_html(text) {
+        return Format::Html;
+    }
+    if has_extension(path, &["md", "markdown"]) {
+        Format::Markdown
+    } else if has_extension(path, &["htm", "html", "xhtml"]) {
+        Format::Html
+    } else {
+        Format::Text
+    }
+}
+
+fn has_extension(path: &Path, wanted: &[&str]) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| wanted.iter().any(|w| e.eq_ignore_ascii_case(w)))
+}
+
+/// Position of `needle` in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Builds a [`Document`] from blocks in reading order, joining them with blank lines.
@@ -149,7 +259,17 @@ pub fn from_paragraphs(
         }
         let start = text.len();
         text.push_str(block);
-        out.push(Block { kind, span: start..text.len(), page });
+        out.push(Block {
+            kind,
+            span: start..text.len(),
+            page,
+        });
     }
-    Document { path: path.to_path_buf(), format, text, blocks: out, warnings: Vec::new() }
+    Document {
+        path: path.to_path_buf(),
+        format,
+        text,
+        blocks: out,
+        warnings: Vec::new(),
+    }
 }
