@@ -41,16 +41,11 @@ fn run() -> Result<()> {
         .unwrap_or_else(|| root.join("../shared"));
     let cuad = shared.join("data/cuad");
     let txt_dir = cuad.join("raw/full_contract_txt");
-    let examples: usize = std::env::var("TERMSCORE_SEG_EXAMPLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let examples: usize =
+        std::env::var("TERMSCORE_SEG_EXAMPLES").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
     let tokenizer = root.join("models/all-MiniLM-L6-v2/tokenizer.json");
     let counter = WordPieceCounter::from_file(&tokenizer)?;
-    let opts = SegmentOptions {
-        max_tokens: 256,
-        counter: &counter,
-    };
+    let opts = SegmentOptions { max_tokens: 256, counter: &counter };
 
     let mut files: Vec<PathBuf> = std::fs::read_dir(&txt_dir)
         .with_context(|| format!("failed to list `{}`", txt_dir.display()))?
@@ -98,10 +93,7 @@ fn run() -> Result<()> {
             *kinds.entry(format!("{:?}", c.kind)).or_default() += 1;
         }
         let index = Squashed::new(&doc.text);
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         for span in spans.get(&name).into_iter().flatten() {
             if span.part {
                 parts_from_omitted += 1;
@@ -144,24 +136,15 @@ fn run() -> Result<()> {
         "| clauses | {clauses_total} ({:.1} per contract) |",
         clauses_total as f64 / docs as f64
     );
-    println!(
-        "| clauses over 256 tokens | {over} ({:.2}%) |",
-        pct(over, clauses_total)
-    );
-    println!(
-        "| clauses under 4 words | {under4} ({:.2}%) |",
-        pct(under4, clauses_total)
-    );
+    println!("| clauses over 256 tokens | {over} ({:.2}%) |", pct(over, clauses_total));
+    println!("| clauses under 4 words | {under4} ({:.2}%) |", pct(under4, clauses_total));
     let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
     println!("| clause kinds | {} |", kinds.join(", "));
     println!(
         "| spans of <= {MAX_SPAN_WORDS} words | {n_spans} ({parts_from_omitted} are parts of \
          `<omitted>` spans) |"
     );
-    println!(
-        "| spans not located in the text | {unlocated} ({:.2}%) |",
-        pct(unlocated, n_spans)
-    );
+    println!("| spans not located in the text | {unlocated} ({:.2}%) |", pct(unlocated, n_spans));
     println!(
         "| located spans inside one clause (any occurrence) | {inside_any} / {located} ({:.2}%) |",
         pct(inside_any, located)
@@ -181,15 +164,8 @@ fn run() -> Result<()> {
     );
     let mut misses: Vec<(String, usize)> = misses_by_label.into_iter().collect();
     misses.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let top: Vec<String> = misses
-        .iter()
-        .take(8)
-        .map(|(l, n)| format!("{l} {n}"))
-        .collect();
-    println!(
-        "| spans straddling clauses, by label (top 8) | {} |",
-        top.join(", ")
-    );
+    let top: Vec<String> = misses.iter().take(8).map(|(l, n)| format!("{l} {n}")).collect();
+    println!("| spans straddling clauses, by label (top 8) | {} |", top.join(", "));
     Ok(())
 }
 
@@ -205,10 +181,7 @@ fn within(c: &Clause, r: &Range<usize>) -> bool {
 fn show_miss(name: &str, text: &str, r: &Range<usize>, clauses: &[Clause]) {
     eprintln!("--- {name}");
     eprintln!("SPAN: {}", squash(&text[r.clone()]));
-    for c in clauses
-        .iter()
-        .filter(|c| c.span.start < r.end && r.start < c.span.end)
-    {
+    for c in clauses.iter().filter(|c| c.span.start < r.end && r.start < c.span.end) {
         let kind = match c.kind {
             ClauseKind::Clause => "clause",
             ClauseKind::Definition => "definition",
@@ -216,15 +189,9 @@ fn show_miss(name: &str, text: &str, r: &Range<usize>, clauses: &[Clause]) {
             ClauseKind::Signature => "signature",
             ClauseKind::Exhibit => "exhibit",
         };
-        eprintln!(
-            "  CLAUSE {} [{kind}] {:?} {:?}: {}",
-            c.index, c.section, c.heading, c.text
-        );
+        eprintln!("  CLAUSE {} [{kind}] {:?} {:?}: {}", c.index, c.section, c.heading, c.text);
     }
-    if !clauses
-        .iter()
-        .any(|c| c.span.start < r.end && r.start < c.span.end)
-    {
+    if !clauses.iter().any(|c| c.span.start < r.end && r.start < c.span.end) {
         eprintln!("  (in no clause)");
     }
 }
@@ -253,11 +220,7 @@ fn load_spans(path: &Path, files: &[PathBuf]) -> Result<HashMap<String, Vec<Span
         let v: serde_json::Value = serde_json::from_str(line)
             .with_context(|| format!("`{}` line {}: bad JSON", path.display(), i + 1))?;
         let (Some(text), Some(source)) = (v["text"].as_str(), v["source"].as_str()) else {
-            bail!(
-                "`{}` line {}: missing `text` or `source`",
-                path.display(),
-                i + 1
-            );
+            bail!("`{}` line {}: missing `text` or `source`", path.display(), i + 1);
         };
         let label = v["labels"][0].as_str().unwrap_or("?").to_string();
         let pdf = source.trim_start_matches("cuad_v1:");
@@ -276,11 +239,7 @@ fn load_spans(path: &Path, files: &[PathBuf]) -> Result<HashMap<String, Vec<Span
             let words = p.split_whitespace().count();
             if words > 0 && words <= MAX_SPAN_WORDS {
                 let part = text.contains("<omitted>");
-                let span = Span {
-                    text: p.to_string(),
-                    label: label.clone(),
-                    part,
-                };
+                let span = Span { text: p.to_string(), label: label.clone(), part };
                 out.entry((*name).clone()).or_default().push(span);
             }
         }
@@ -330,11 +289,7 @@ impl Squashed {
                 orig_len.push(c.len_utf8());
             }
         }
-        Self {
-            text,
-            origin,
-            orig_len,
-        }
+        Self { text, origin, orig_len }
     }
 
     /// Every occurrence of `needle` (whitespace ignored) as a byte range of the

@@ -24,20 +24,14 @@ fn read_file_with(name: &str, bytes: &[u8], opts: &ReadOptions) -> Result<Docume
 fn blocks(doc: &Document) -> Vec<(BlockKind, &str, Option<u32>)> {
     let mut expected_start = 0;
     for block in &doc.blocks {
-        assert_eq!(
-            block.span.start, expected_start,
-            "blocks must tile the text"
-        );
+        assert_eq!(block.span.start, expected_start, "blocks must tile the text");
         let text = &doc.text[block.span.clone()];
         assert_eq!(text, text.trim(), "block text is trimmed");
         assert!(!text.is_empty());
         expected_start = block.span.end + 2;
     }
     assert_eq!(doc.text.len() + 2, expected_start.max(2));
-    doc.blocks
-        .iter()
-        .map(|b| (b.kind, doc.block_text(b), b.page))
-        .collect()
+    doc.blocks.iter().map(|b| (b.kind, doc.block_text(b), b.page)).collect()
 }
 
 use BlockKind::{Heading, ListItem, Paragraph, TableCell};
@@ -64,17 +58,9 @@ fn docx_numbering_heading_table_and_no_header() {
         blocks(&doc),
         [
             (Heading, "Services Agreement", None),
-            (
-                Paragraph,
-                "This agreement is between Acme Ltd and Beta LLC.",
-                None
-            ),
+            (Paragraph, "This agreement is between Acme Ltd and Beta LLC.", None),
             (ListItem, "1. Definitions", None),
-            (
-                ListItem,
-                "1.1. \"Services\" means the work in Schedule 1.",
-                None
-            ),
+            (ListItem, "1.1. \"Services\" means the work in Schedule 1.", None),
             (ListItem, "1.2. \"Fees\" means the charges.", None),
             (ListItem, "(a) including expenses; and", None),
             (ListItem, "(b) excluding taxes.", None),
@@ -113,13 +99,7 @@ fn three_page_pdf() -> Vec<u8> {
             "",
             "Page 1 of 3",
         ],
-        &[
-            "ACME SERVICES AGREEMENT",
-            "",
-            "3. Either party may terminate on notice.",
-            "",
-            "- 2 -",
-        ],
+        &["ACME SERVICES AGREEMENT", "", "3. Either party may terminate on notice.", "", "- 2 -"],
         &[
             "ACME SERVICES AGREEMENT",
             "",
@@ -144,16 +124,8 @@ fn pdf_pages_headers_footers_and_hyphens() {
                 Some(1)
             ),
             (Paragraph, "2. Fees are payable monthly.", Some(1)),
-            (
-                Paragraph,
-                "3. Either party may terminate on notice.",
-                Some(2)
-            ),
-            (
-                Paragraph,
-                "4. This agreement is governed by the laws of England.",
-                Some(3)
-            ),
+            (Paragraph, "3. Either party may terminate on notice.", Some(2)),
+            (Paragraph, "4. This agreement is governed by the laws of England.", Some(3)),
         ]
     );
     assert!(!doc.text.contains("ACME SERVICES AGREEMENT"));
@@ -161,13 +133,8 @@ fn pdf_pages_headers_footers_and_hyphens() {
 
 #[test]
 fn pdf_single_page_keeps_its_text_but_drops_the_page_number() {
-    let bytes = fixtures::pdf(&[&[
-        "NOTICE OF TERMINATION",
-        "",
-        "The contract ends today.",
-        "",
-        "1",
-    ]]);
+    let bytes =
+        fixtures::pdf(&[&["NOTICE OF TERMINATION", "", "The contract ends today.", "", "1"]]);
     let doc = read_file("notice.pdf", &bytes).unwrap();
     assert_eq!(
         blocks(&doc),
@@ -186,31 +153,17 @@ fn html_blocks_without_navigation_or_scripts() {
         blocks(&doc),
         [
             (Heading, "Terms of Service", None),
-            (
-                Paragraph,
-                "These terms govern your use of the service & its \"Content\".",
-                None
-            ),
+            (Paragraph, "These terms govern your use of the service & its \"Content\".", None),
             (Heading, "1. Termination", None),
             (ListItem, "We may suspend your account at any time.", None),
-            (
-                ListItem,
-                "You may cancel with 30 days\u{2019} notice.",
-                None
-            ),
+            (ListItem, "You may cancel with 30 days\u{2019} notice.", None),
             (TableCell, "Plan", None),
             (TableCell, "Fee", None),
             (TableCell, "Basic", None),
             (TableCell, "$10", None),
         ]
     );
-    for dropped in [
-        "Home",
-        "Example Cloud",
-        "tracking",
-        "font-family",
-        "JavaScript",
-    ] {
+    for dropped in ["Home", "Example Cloud", "tracking", "font-family", "JavaScript"] {
         assert!(!doc.text.contains(dropped), "{dropped} should be dropped");
     }
 }
@@ -249,11 +202,7 @@ fn utf16_text_both_byte_orders() {
         assert_eq!(
             blocks(&doc),
             [
-                (
-                    Paragraph,
-                    "1. Le pr\u{ea}teur \u{2014} \u{ab}Lender\u{bb}",
-                    None
-                ),
+                (Paragraph, "1. Le pr\u{ea}teur \u{2014} \u{ab}Lender\u{bb}", None),
                 (Paragraph, "2. \u{5951}\u{7d04}", None),
             ]
         );
@@ -266,19 +215,9 @@ fn latin1_text_is_decoded_with_a_warning() {
                  Zahlung in \u{c4}gypten m\u{f6}glich.";
     let text = format!("{first}\n\n\u{a7} 2 Haftung");
     let doc = read_file("vertrag.txt", &fixtures::latin1(&text)).unwrap();
-    assert_eq!(
-        blocks(&doc),
-        [
-            (Paragraph, first, None),
-            (Paragraph, "\u{a7} 2 Haftung", None),
-        ]
-    );
+    assert_eq!(blocks(&doc), [(Paragraph, first, None), (Paragraph, "\u{a7} 2 Haftung", None),]);
     assert_eq!(doc.warnings.len(), 1, "{:?}", doc.warnings);
-    assert!(
-        doc.warnings[0].contains("windows-1252"),
-        "{:?}",
-        doc.warnings
-    );
+    assert!(doc.warnings[0].contains("windows-1252"), "{:?}", doc.warnings);
 }
 
 fn expect_err(result: Result<Document, ReadError>) -> ReadError {
@@ -290,27 +229,17 @@ fn expect_err(result: Result<Document, ReadError>) -> ReadError {
 
 #[test]
 fn empty_and_blank_files() {
-    assert!(matches!(
-        expect_err(read_file("empty.txt", b"")),
-        ReadError::Empty
-    ));
-    assert!(matches!(
-        expect_err(read_file("blank.txt", b" \n\t\r\n")),
-        ReadError::Empty
-    ));
+    assert!(matches!(expect_err(read_file("empty.txt", b"")), ReadError::Empty));
+    assert!(matches!(expect_err(read_file("blank.txt", b" \n\t\r\n")), ReadError::Empty));
 }
 
 #[test]
 fn binary_garbage_is_unsupported() {
-    let garbage: Vec<u8> = (0..4096u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-        .collect();
+    let garbage: Vec<u8> =
+        (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
     let err = expect_err(read_file("garbage.txt", &garbage));
     assert!(matches!(err, ReadError::Unsupported(_)), "{err:?}");
-    assert_eq!(
-        err.to_string(),
-        "not a document TermScore can read (binary data, not text)"
-    );
+    assert_eq!(err.to_string(), "not a document TermScore can read (binary data, not text)");
 }
 
 #[test]
@@ -327,10 +256,7 @@ fn zip_that_is_not_a_docx_is_unsupported() {
 fn truncated_docx_is_corrupt() {
     let bytes = fixtures::docx(&[Para::Text("Some text that will be cut off.")]);
     let err = expect_err(read_file("cut.docx", &bytes[..bytes.len() / 2]));
-    assert!(
-        matches!(err, ReadError::Corrupt { format: "DOCX", .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, ReadError::Corrupt { format: "DOCX", .. }), "{err:?}");
 }
 
 #[test]
@@ -338,14 +264,8 @@ fn docx_zip_bomb_is_refused() {
     // 64 MB of spaces packed into about 64 KB; with a 1 MB input limit a part may unpack
     // to 20 MB at most.
     let bytes = fixtures::docx_bomb(64 * 1024 * 1024);
-    assert!(
-        bytes.len() < 1024 * 1024,
-        "fixture is {} bytes",
-        bytes.len()
-    );
-    let opts = ReadOptions {
-        max_bytes: 1024 * 1024,
-    };
+    assert!(bytes.len() < 1024 * 1024, "fixture is {} bytes", bytes.len());
+    let opts = ReadOptions { max_bytes: 1024 * 1024 };
     let err = expect_err(read_file_with("bomb.docx", &bytes, &opts));
     assert!(
         matches!(
@@ -361,10 +281,7 @@ fn docx_zip_bomb_is_refused() {
 fn truncated_pdf_is_corrupt() {
     let bytes = three_page_pdf();
     let err = expect_err(read_file("cut.pdf", &bytes[..bytes.len() / 3]));
-    assert!(
-        matches!(err, ReadError::Corrupt { format: "PDF", .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, ReadError::Corrupt { format: "PDF", .. }), "{err:?}");
 }
 
 #[test]
@@ -382,21 +299,8 @@ fn image_only_pdf_needs_ocr() {
 #[test]
 fn file_over_the_limit_is_refused() {
     let opts = ReadOptions { max_bytes: 10 };
-    let err = expect_err(read_file_with(
-        "long.txt",
-        b"This file has more than ten bytes.",
-        &opts,
-    ));
-    assert!(
-        matches!(
-            err,
-            ReadError::TooLarge {
-                size: 34,
-                limit: 10
-            }
-        ),
-        "{err:?}"
-    );
+    let err = expect_err(read_file_with("long.txt", b"This file has more than ten bytes.", &opts));
+    assert!(matches!(err, ReadError::TooLarge { size: 34, limit: 10 }), "{err:?}");
 }
 
 #[test]
@@ -412,11 +316,6 @@ fn missing_path_and_directory() {
 #[test]
 fn pdf_extension_without_pdf_content_is_corrupt() {
     let err = expect_err(read_file("fake.pdf", b"just some words"));
-    assert!(
-        matches!(err, ReadError::Corrupt { format: "PDF", .. }),
-        "{err:?}"
-    );
-    assert!(!err
-        .to_string()
-        .contains(Path::new("fake.pdf").to_str().unwrap()));
+    assert!(matches!(err, ReadError::Corrupt { format: "PDF", .. }), "{err:?}");
+    assert!(!err.to_string().contains(Path::new("fake.pdf").to_str().unwrap()));
 }

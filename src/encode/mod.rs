@@ -255,7 +255,11 @@ impl Encoder {
         self.states_of(texts, 1)
     }
 
-    fn states_of(&self, texts: &[&str], max_windows: usize) -> Result<Vec<TokenStates>, EncodeError> {
+    fn states_of(
+        &self,
+        texts: &[&str],
+        max_windows: usize,
+    ) -> Result<Vec<TokenStates>, EncodeError> {
         let windows: Vec<Vec<Vec<u32>>> = self.pool.install(|| {
             texts
                 .par_iter()

@@ -38,10 +38,7 @@ pub(super) fn read(
     if archive.len() > MAX_ENTRIES {
         return Err(ReadError::Corrupt {
             format: "DOCX",
-            detail: format!(
-                "archive lists {} entries, more than {MAX_ENTRIES}",
-                archive.len()
-            ),
+            detail: format!("archive lists {} entries, more than {MAX_ENTRIES}", archive.len()),
         });
     }
     if archive.index_for_name("word/document.xml").is_none() {
@@ -49,10 +46,7 @@ pub(super) fn read(
             "a ZIP archive that is not a Word document (no `word/document.xml`)".into(),
         ));
     }
-    let limit = opts
-        .max_bytes
-        .saturating_mul(EXPANSION_FACTOR)
-        .min(MAX_PART_BYTES);
+    let limit = opts.max_bytes.saturating_mul(EXPANSION_FACTOR).min(MAX_PART_BYTES);
     let document = read_part(&mut archive, "word/document.xml", limit)?.unwrap_or_default();
     let numbering = match read_part(&mut archive, "word/numbering.xml", limit)? {
         Some(xml) => Numbering::parse(&xml)?,
@@ -63,18 +57,11 @@ pub(super) fn read(
         None => HashMap::new(),
     };
     let blocks = parse_body(&document, numbering, &styles)?;
-    Ok(from_paragraphs(
-        path,
-        Format::Docx,
-        blocks.into_iter().map(|(k, t)| (k, t, None)),
-    ))
+    Ok(from_paragraphs(path, Format::Docx, blocks.into_iter().map(|(k, t)| (k, t, None))))
 }
 
 fn corrupt(e: impl std::fmt::Display) -> ReadError {
-    ReadError::Corrupt {
-        format: "DOCX",
-        detail: e.to_string(),
-    }
+    ReadError::Corrupt { format: "DOCX", detail: e.to_string() }
 }
 
 /// Unpacks one part as text, refusing parts that declare or turn out to exceed `limit`
@@ -89,19 +76,14 @@ fn read_part(
         Err(ZipError::FileNotFound) => return Ok(None),
         Err(e) => return Err(corrupt(e)),
     };
-    let too_large = || ReadError::ArchiveTooLarge {
-        part: name.to_string(),
-        limit,
-    };
+    let too_large = || ReadError::ArchiveTooLarge { part: name.to_string(), limit };
     if file.size() > limit {
         return Err(too_large());
     }
     let mut buf = Vec::with_capacity(file.size() as usize);
     // The declared size may lie: read through `take` so that at most one byte past the
     // limit is ever unpacked.
-    file.take(limit + 1)
-        .read_to_end(&mut buf)
-        .map_err(corrupt)?;
+    file.take(limit + 1).read_to_end(&mut buf).map_err(corrupt)?;
     if buf.len() as u64 > limit {
         return Err(too_large());
     }
@@ -149,13 +131,7 @@ fn parse_styles(xml: &str) -> Result<HashMap<String, Style>, ReadError> {
                 b"style" => {
                     let id = attr(e, b"styleId").unwrap_or_default();
                     let heading = is_heading_name(&id);
-                    current = Some((
-                        id,
-                        Style {
-                            heading,
-                            ..Style::default()
-                        },
-                    ));
+                    current = Some((id, Style { heading, ..Style::default() }));
                 }
                 b"name" => {
                     if let (Some((_, style)), Some(name)) = (&mut current, attr(e, b"val")) {
@@ -193,11 +169,8 @@ fn parse_styles(xml: &str) -> Result<HashMap<String, Style>, ReadError> {
 }
 
 fn is_heading_name(name: &str) -> bool {
-    let squashed: String = name
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_lowercase();
+    let squashed: String =
+        name.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase();
     squashed == "title"
         || squashed
             .strip_prefix("heading")
@@ -293,11 +266,7 @@ struct Level {
 
 impl Default for Level {
     fn default() -> Self {
-        Self {
-            start: 1,
-            format: NumFormat::Decimal,
-            text: String::new(),
-        }
+        Self { start: 1, format: NumFormat::Decimal, text: String::new() }
     }
 }
 
@@ -382,12 +351,9 @@ impl Numbering {
                         );
                     }
                 }
-                Event::End(e) => numbering.close(
-                    e.local_name().as_ref(),
-                    &mut abstract_id,
-                    &mut level,
-                    &mut num,
-                ),
+                Event::End(e) => {
+                    numbering.close(e.local_name().as_ref(), &mut abstract_id, &mut level, &mut num)
+                }
                 Event::Eof => break,
                 _ => {}
             }
@@ -405,10 +371,7 @@ impl Numbering {
         match name {
             b"lvl" => {
                 if let (Some(id), Some((ilvl, l))) = (abstract_id.as_ref(), level.take()) {
-                    self.abstracts
-                        .entry(id.clone())
-                        .or_default()
-                        .insert(ilvl, l);
+                    self.abstracts.entry(id.clone()).or_default().insert(ilvl, l);
                 }
             }
             b"abstractNum" => *abstract_id = None,
@@ -452,10 +415,7 @@ impl Numbering {
         let mut label = String::new();
         let mut chars = level.text.chars().peekable();
         while let Some(c) = chars.next() {
-            let digit = chars
-                .peek()
-                .and_then(|d| d.to_digit(10))
-                .filter(|d| (1..=9).contains(d));
+            let digit = chars.peek().and_then(|d| d.to_digit(10)).filter(|d| (1..=9).contains(d));
             match (c, digit) {
                 ('%', Some(d)) => {
                     chars.next();
@@ -752,14 +712,7 @@ mod tests {
 
     #[test]
     fn malformed_xml_is_corrupt() {
-        let err = parse_body(
-            "<w:body><w:p></w:body>",
-            Numbering::default(),
-            &HashMap::new(),
-        );
-        assert!(
-            matches!(err, Err(ReadError::Corrupt { format: "DOCX", .. })),
-            "{err:?}"
-        );
+        let err = parse_body("<w:body><w:p></w:body>", Numbering::default(), &HashMap::new());
+        assert!(matches!(err, Err(ReadError::Corrupt { format: "DOCX", .. })), "{err:?}");
     }
 }

@@ -60,23 +60,16 @@ const BLOCK_LEVEL: &[&str] = &[
 /// True when the start of `text` looks like HTML: a doctype, an `<html>` tag or one of the
 /// tags a page body starts with.
 pub(super) fn looks_like_html(text: &str) -> bool {
-    let head: String = text
-        .trim_start()
-        .chars()
-        .take(1024)
-        .collect::<String>()
-        .to_lowercase();
+    let head: String = text.trim_start().chars().take(1024).collect::<String>().to_lowercase();
     if head.starts_with("<!doctype html") || head.starts_with("<html") {
         return true;
     }
     if !head.starts_with('<') {
         return false;
     }
-    [
-        "<html", "<head", "<body", "<meta ", "<title>", "<div", "<p>", "<h1", "<table",
-    ]
-    .iter()
-    .any(|tag| head.contains(tag))
+    ["<html", "<head", "<body", "<meta ", "<title>", "<div", "<p>", "<h1", "<table"]
+        .iter()
+        .any(|tag| head.contains(tag))
 }
 
 /// Reads decoded HTML text.
@@ -102,11 +95,7 @@ pub(super) fn read(path: &Path, text: &str) -> Document {
         stack.extend(node.children().rev().map(|child| (child, false)));
     }
     walker.flush();
-    from_paragraphs(
-        path,
-        Format::Html,
-        walker.blocks.into_iter().map(|(k, t)| (k, t, None)),
-    )
+    from_paragraphs(path, Format::Html, walker.blocks.into_iter().map(|(k, t)| (k, t, None)))
 }
 
 fn is_dropped(el: &Element) -> bool {
@@ -114,8 +103,7 @@ fn is_dropped(el: &Element) -> bool {
         || el.attr("hidden").is_some()
         || el.attr("aria-hidden") == Some("true")
         || el.attr("role").is_some_and(|role| {
-            role.split_whitespace()
-                .any(|r| DROPPED_ROLES.iter().any(|d| r.eq_ignore_ascii_case(d)))
+            role.split_whitespace().any(|r| DROPPED_ROLES.iter().any(|d| r.eq_ignore_ascii_case(d)))
         })
 }
 
@@ -191,11 +179,7 @@ impl Walker {
     fn flush(&mut self) {
         let text = std::mem::take(&mut self.buffer);
         self.pending_space = false;
-        let text: Vec<&str> = text
-            .split('\n')
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
+        let text: Vec<&str> = text.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect();
         if !text.is_empty() {
             self.blocks.push((self.kind(), text.join("\n")));
         }
@@ -208,10 +192,7 @@ mod tests {
 
     fn kinds_and_texts(html: &str) -> Vec<(BlockKind, String)> {
         let doc = read(Path::new("a.html"), html);
-        doc.blocks
-            .iter()
-            .map(|b| (b.kind, doc.block_text(b).to_string()))
-            .collect()
+        doc.blocks.iter().map(|b| (b.kind, doc.block_text(b).to_string())).collect()
     }
 
     #[test]
@@ -250,9 +231,6 @@ mod tests {
     #[test]
     fn deep_nesting_does_not_overflow_the_stack() {
         let html = "<div>".repeat(10_000) + "deep" + &"</div>".repeat(10_000);
-        assert_eq!(
-            kinds_and_texts(&html),
-            [(BlockKind::Paragraph, "deep".to_string())]
-        );
+        assert_eq!(kinds_and_texts(&html), [(BlockKind::Paragraph, "deep".to_string())]);
     }
 }

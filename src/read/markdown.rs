@@ -30,11 +30,7 @@ static TABLE_DIVIDER: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Reads decoded Markdown text.
 pub(super) fn read(path: &Path, text: &str) -> Document {
-    from_paragraphs(
-        path,
-        Format::Markdown,
-        blocks(text).into_iter().map(|(k, t)| (k, t, None)),
-    )
+    from_paragraphs(path, Format::Markdown, blocks(text).into_iter().map(|(k, t)| (k, t, None)))
 }
 
 /// Splits Markdown into blocks of plain text.
@@ -111,10 +107,7 @@ fn blocks(text: &str) -> Vec<(BlockKind, String)> {
         if let Some(caps) = ORDERED.captures(line) {
             // An ordered item keeps its number: in a contract it is the section number.
             flush(&mut current, &mut out);
-            current = Some((
-                BlockKind::ListItem,
-                format!("{}{} {}", &caps[1], &caps[2], &caps[3]),
-            ));
+            current = Some((BlockKind::ListItem, format!("{}{} {}", &caps[1], &caps[2], &caps[3])));
             continue;
         }
         match &mut current {
@@ -188,10 +181,7 @@ mod tests {
 
     fn kinds_and_texts(markdown: &str) -> Vec<(BlockKind, String)> {
         let doc = read(Path::new("a.md"), markdown);
-        doc.blocks
-            .iter()
-            .map(|b| (b.kind, doc.block_text(b).to_string()))
-            .collect()
+        doc.blocks.iter().map(|b| (b.kind, doc.block_text(b).to_string())).collect()
     }
 
     #[test]
@@ -205,10 +195,7 @@ mod tests {
             kinds_and_texts(md),
             [
                 (Heading, "Master Services Agreement".to_string()),
-                (
-                    Paragraph,
-                    "This Agreement is made\nbetween the parties.".to_string()
-                ),
+                (Paragraph, "This Agreement is made\nbetween the parties.".to_string()),
                 (Heading, "1. Fees".to_string()),
                 (ListItem, "Fees are due in 30 days.".to_string()),
                 (ListItem, "Late fees apply\nat 2% a month.".to_string()),
@@ -223,10 +210,7 @@ mod tests {
     fn code_fences_keep_content_without_markers() {
         let md = "Before\n\n```text\nline one\n  line two\n```\n\nAfter";
         let blocks = kinds_and_texts(md);
-        assert_eq!(
-            blocks[1],
-            (BlockKind::Paragraph, "line one\n  line two".to_string())
-        );
+        assert_eq!(blocks[1], (BlockKind::Paragraph, "line one\n  line two".to_string()));
         assert_eq!(blocks.len(), 3);
     }
 
@@ -240,10 +224,7 @@ mod tests {
             inline(r"a \*literal\* star and snake_case_name"),
             "a *literal* star and snake_case_name"
         );
-        assert_eq!(
-            inline("![logo](l.png) see <https://x.test>"),
-            "logo see https://x.test"
-        );
+        assert_eq!(inline("![logo](l.png) see <https://x.test>"), "logo see https://x.test");
         assert_eq!(inline("__Term__ and <b>bold</b>"), "Term and bold");
     }
 

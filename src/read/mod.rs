@@ -72,9 +72,7 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        Self {
-            max_bytes: DEFAULT_MAX_BYTES,
-        }
+        Self { max_bytes: DEFAULT_MAX_BYTES }
     }
 }
 
@@ -95,10 +93,7 @@ pub enum ReadError {
     #[error("not a document TermScore can read ({0})")]
     Unsupported(String),
     #[error("corrupt {format} file: {detail}")]
-    Corrupt {
-        format: &'static str,
-        detail: String,
-    },
+    Corrupt { format: &'static str, detail: String },
     #[error("PDF is encrypted; decrypt it first (for example `qpdf --decrypt in.pdf out.pdf`)")]
     Encrypted,
     #[error("PDF has no text layer (a scanned image?); run OCR on it first, e.g. `ocrmypdf`")]
@@ -120,10 +115,7 @@ pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<Document, ReadError>
         return Err(ReadError::IsDirectory);
     }
     if meta.len() > opts.max_bytes {
-        return Err(ReadError::TooLarge {
-            size: meta.len(),
-            limit: opts.max_bytes,
-        });
+        return Err(ReadError::TooLarge { size: meta.len(), limit: opts.max_bytes });
     }
     let bytes = std::fs::read(path)?;
     read_bytes(path, &bytes, opts)
@@ -132,10 +124,7 @@ pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<Document, ReadError>
 /// Reads a document from memory; `path` is used for the extension hint and reporting.
 pub fn read_bytes(path: &Path, bytes: &[u8], opts: &ReadOptions) -> Result<Document, ReadError> {
     if bytes.len() as u64 > opts.max_bytes {
-        return Err(ReadError::TooLarge {
-            size: bytes.len() as u64,
-            limit: opts.max_bytes,
-        });
+        return Err(ReadError::TooLarge { size: bytes.len() as u64, limit: opts.max_bytes });
     }
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ReadError::Empty);
@@ -202,16 +191,10 @@ fn sniff(path: &Path, bytes: &[u8]) -> Result<Sniffed, ReadError> {
         }
     }
     if has_extension(path, &["pdf"]) {
-        return Err(ReadError::Corrupt {
-            format: "PDF",
-            detail: "no `%PDF-` header".into(),
-        });
+        return Err(ReadError::Corrupt { format: "PDF", detail: "no `%PDF-` header".into() });
     }
     if has_extension(path, &["docx"]) {
-        return Err(ReadError::Corrupt {
-            format: "DOCX",
-            detail: "not a ZIP archive".into(),
-        });
+        return Err(ReadError::Corrupt { format: "DOCX", detail: "not a ZIP archive".into() });
     }
     Ok(Sniffed::Text)
 }
@@ -259,17 +242,7 @@ pub fn from_paragraphs(
         }
         let start = text.len();
         text.push_str(block);
-        out.push(Block {
-            kind,
-            span: start..text.len(),
-            page,
-        });
+        out.push(Block { kind, span: start..text.len(), page });
     }
-    Document {
-        path: path.to_path_buf(),
-        format,
-        text,
-        blocks: out,
-        warnings: Vec::new(),
-    }
+    Document { path: path.to_path_buf(), format, text, blocks: out, warnings: Vec::new() }
 }

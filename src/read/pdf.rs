@@ -26,35 +26,26 @@ const FURNITURE_ZONE: usize = 2;
 /// Reads PDF bytes.
 pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Document, ReadError> {
     let (pages, warnings) = extract_pages(bytes)?;
-    let chars: usize = pages
-        .iter()
-        .map(|p| p.chars().filter(|c| c.is_alphanumeric()).count())
-        .sum();
+    let chars: usize =
+        pages.iter().map(|p| p.chars().filter(|c| c.is_alphanumeric()).count()).sum();
     if chars < MIN_CHARS_PER_PAGE * pages.len() {
         return Err(ReadError::NoTextLayer);
     }
-    let mut lines: Vec<Vec<String>> = pages
-        .iter()
-        .map(|page| page.lines().map(normalise_line).collect())
-        .collect();
+    let mut lines: Vec<Vec<String>> =
+        pages.iter().map(|page| page.lines().map(normalise_line).collect()).collect();
     remove_furniture(&mut lines);
     let blocks = join_blocks(&lines);
     let mut doc = from_paragraphs(
         path,
         Format::Pdf,
-        blocks
-            .into_iter()
-            .map(|(page, text)| (BlockKind::Paragraph, text, Some(page))),
+        blocks.into_iter().map(|(page, text)| (BlockKind::Paragraph, text, Some(page))),
     );
     doc.warnings = warnings;
     Ok(doc)
 }
 
 fn corrupt(detail: impl Into<String>) -> ReadError {
-    ReadError::Corrupt {
-        format: "PDF",
-        detail: detail.into(),
-    }
+    ReadError::Corrupt { format: "PDF", detail: detail.into() }
 }
 
 /// Loads the document and returns the text of each page, in page order, with warnings for
@@ -160,9 +151,7 @@ fn furniture_key(line: &str) -> String {
 
 /// Indices of the first and last [`FURNITURE_ZONE`] non-blank lines of a page.
 fn zones(lines: &[String]) -> (Vec<usize>, Vec<usize>) {
-    let filled: Vec<usize> = (0..lines.len())
-        .filter(|&i| !lines[i].trim().is_empty())
-        .collect();
+    let filled: Vec<usize> = (0..lines.len()).filter(|&i| !lines[i].trim().is_empty()).collect();
     let top = filled.iter().take(FURNITURE_ZONE).copied().collect();
     let bottom = filled.iter().rev().take(FURNITURE_ZONE).copied().collect();
     (top, bottom)
@@ -348,15 +337,9 @@ mod tests {
 
     #[test]
     fn page_numbers_in_their_usual_shapes() {
-        for line in [
-            "3",
-            " - 3 - ",
-            "Page 3 of 10",
-            "page iv",
-            "[12]",
-            "3/10",
-            "\u{2013} 7 \u{2013}",
-        ] {
+        for line in
+            ["3", " - 3 - ", "Page 3 of 10", "page iv", "[12]", "3/10", "\u{2013} 7 \u{2013}"]
+        {
             assert!(is_page_number(line), "{line}");
         }
         for line in ["3. Fees", "Page Setup", "30 days", "Section 3"] {
@@ -379,28 +362,9 @@ mod tests {
     #[test]
     fn running_headers_footers_and_page_numbers_go() {
         let mut pages = vec![
-            page(&[
-                "ACME MASTER AGREEMENT",
-                "",
-                "First page text.",
-                "",
-                "Page 1 of 3",
-            ]),
-            page(&[
-                "ACME MASTER AGREEMENT",
-                "",
-                "Second page text.",
-                "",
-                "Page 2 of 3",
-            ]),
-            page(&[
-                "ACME MASTER AGREEMENT",
-                "",
-                "Third page text.",
-                "",
-                "Confidential",
-                "- 3 -",
-            ]),
+            page(&["ACME MASTER AGREEMENT", "", "First page text.", "", "Page 1 of 3"]),
+            page(&["ACME MASTER AGREEMENT", "", "Second page text.", "", "Page 2 of 3"]),
+            page(&["ACME MASTER AGREEMENT", "", "Third page text.", "", "Confidential", "- 3 -"]),
         ];
         remove_furniture(&mut pages);
         let blocks = join_blocks(&pages);
@@ -437,25 +401,17 @@ mod tests {
 
     #[test]
     fn paragraph_running_over_a_page_break_stays_one_block() {
-        let pages = vec![
-            page(&["The licence is grant-"]),
-            page(&["ed for one year.", "", "Next."]),
-        ];
+        let pages =
+            vec![page(&["The licence is grant-"]), page(&["ed for one year.", "", "Next."])];
         assert_eq!(
             join_blocks(&pages),
-            [
-                (1, "The licence is granted for one year.".to_string()),
-                (2, "Next.".to_string())
-            ]
+            [(1, "The licence is granted for one year.".to_string()), (2, "Next.".to_string())]
         );
     }
 
     #[test]
     fn garbage_is_corrupt_not_a_panic() {
         let err = read(Path::new("x.pdf"), b"%PDF-1.4\n1 0 obj << /Type /Catalog").unwrap_err();
-        assert!(
-            matches!(err, ReadError::Corrupt { format: "PDF", .. }),
-            "{err:?}"
-        );
+        assert!(matches!(err, ReadError::Corrupt { format: "PDF", .. }), "{err:?}");
     }
 }

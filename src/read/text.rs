@@ -121,9 +121,7 @@ pub(super) fn paragraphs(text: &str) -> Vec<String> {
 
 /// Builds a plain-text document from decoded text.
 pub(super) fn read(path: &Path, text: &str) -> Document {
-    let blocks = paragraphs(text)
-        .into_iter()
-        .map(|p| (BlockKind::Paragraph, p, None));
+    let blocks = paragraphs(text).into_iter().map(|p| (BlockKind::Paragraph, p, None));
     from_paragraphs(path, Format::Text, blocks)
 }
 
@@ -158,10 +156,7 @@ mod tests {
         // "Der Käufer zahlt die Gebühr" in windows-1252 / Latin-1.
         let bytes = b"Der K\xE4ufer zahlt die Geb\xFChr f\xFCr die \xC4nderung.";
         let (text, warnings) = decode(bytes).unwrap();
-        assert_eq!(
-            text,
-            "Der K\u{e4}ufer zahlt die Geb\u{fc}hr f\u{fc}r die \u{c4}nderung."
-        );
+        assert_eq!(text, "Der K\u{e4}ufer zahlt die Geb\u{fc}hr f\u{fc}r die \u{c4}nderung.");
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("windows-1252"), "{warnings:?}");
     }
@@ -170,9 +165,7 @@ mod tests {
     fn binary_data_is_refused() {
         let err = decode(b"\x00\x01\x02\x03abc\x00\x00\x10").unwrap_err();
         assert!(matches!(err, ReadError::Unsupported(_)), "{err:?}");
-        let controls: Vec<u8> = (0..200u8)
-            .map(|i| if i % 4 == 0 { 0x01 } else { b'a' })
-            .collect();
+        let controls: Vec<u8> = (0..200u8).map(|i| if i % 4 == 0 { 0x01 } else { b'a' }).collect();
         assert!(decode(&controls).is_err());
     }
 
@@ -183,16 +176,10 @@ mod tests {
 
     #[test]
     fn blocks_are_runs_of_non_blank_lines() {
-        let doc = read(
-            Path::new("a.txt"),
-            "1. Term\n1.1 The term is one year.  \n \n\n2. Fees\n",
-        );
+        let doc = read(Path::new("a.txt"), "1. Term\n1.1 The term is one year.  \n \n\n2. Fees\n");
         let texts: Vec<&str> = doc.blocks.iter().map(|b| doc.block_text(b)).collect();
         assert_eq!(texts, ["1. Term\n1.1 The term is one year.", "2. Fees"]);
-        assert!(doc
-            .blocks
-            .iter()
-            .all(|b| b.kind == BlockKind::Paragraph && b.page.is_none()));
+        assert!(doc.blocks.iter().all(|b| b.kind == BlockKind::Paragraph && b.page.is_none()));
         assert_eq!(doc.text, "1. Term\n1.1 The term is one year.\n\n2. Fees");
     }
 }

@@ -77,11 +77,7 @@ impl Fitter<'_> {
         if self.fits(&whole) {
             out.push(whole);
         } else {
-            self.pack(
-                items.into_iter().map(|r| (r, false)).collect(),
-                Level::Sentences,
-                &mut out,
-            );
+            self.pack(items.into_iter().map(|r| (r, false)).collect(), Level::Sentences, &mut out);
         }
         out
     }
@@ -259,20 +255,13 @@ mod tests {
     }
 
     fn fit<'a>(text: &'a str, max: usize, counter: &'a dyn TokenCounter) -> Vec<&'a str> {
-        let f = Fitter {
-            text,
-            max_tokens: max,
-            counter,
-        };
+        let f = Fitter { text, max_tokens: max, counter };
         f.fit(0..text.len()).into_iter().map(|r| &text[r]).collect()
     }
 
     #[test]
     fn keeps_text_that_fits_whole() {
-        assert_eq!(
-            fit("One two three. Four five.", 10, &Words),
-            vec!["One two three. Four five."]
-        );
+        assert_eq!(fit("One two three. Four five.", 10, &Words), vec!["One two three. Four five."]);
     }
 
     #[test]

@@ -65,10 +65,7 @@ pub struct ApproxTokens;
 
 impl TokenCounter for ApproxTokens {
     fn count(&self, text: &str) -> usize {
-        text.split_whitespace()
-            .map(|w| 1 + w.len() / 6)
-            .sum::<usize>()
-            + 2
+        text.split_whitespace().map(|w| 1 + w.len() / 6).sum::<usize>() + 2
     }
 }
 
@@ -79,10 +76,7 @@ pub struct SegmentOptions<'a> {
 
 impl Default for SegmentOptions<'_> {
     fn default() -> Self {
-        Self {
-            max_tokens: DEFAULT_MAX_TOKENS,
-            counter: &ApproxTokens,
-        }
+        Self { max_tokens: DEFAULT_MAX_TOKENS, counter: &ApproxTokens }
     }
 }
 
@@ -120,11 +114,8 @@ const MIN_WORDS: usize = 4;
 /// items are ambiguous ("(i)" the letter or the numeral) and building the path
 /// would need a numbering-style stack with look-ahead.
 pub fn segment(doc: &Document, opts: &SegmentOptions<'_>) -> Vec<Clause> {
-    let fitter = fit::Fitter {
-        text: &doc.text,
-        max_tokens: opts.max_tokens,
-        counter: opts.counter,
-    };
+    let fitter =
+        fit::Fitter { text: &doc.text, max_tokens: opts.max_tokens, counter: opts.counter };
     let units = units::units(doc);
     let mut pieces: Vec<Piece> = Vec::new();
     for run in runs(&doc.text, &units) {
@@ -136,11 +127,7 @@ pub fn segment(doc: &Document, opts: &SegmentOptions<'_>) -> Vec<Clause> {
         };
         let head = &run[0];
         for (i, r) in ranges.into_iter().enumerate() {
-            let unit = run
-                .iter()
-                .rev()
-                .find(|u| u.span.start <= r.start)
-                .unwrap_or(head);
+            let unit = run.iter().rev().find(|u| u.span.start <= r.start).unwrap_or(head);
             let section = if r.start > unit.span.start {
                 match numbering::leading_marker(&doc.text[r.clone()]) {
                     Some(m) if m.style != Style::Bullet => m.printed.or(unit.section.clone()),
@@ -265,9 +252,7 @@ mod tests {
     use crate::read::{from_paragraphs, BlockKind, Format};
 
     fn doc_of(blocks: &[&str]) -> Document {
-        let blocks = blocks
-            .iter()
-            .map(|b| (BlockKind::Paragraph, b.to_string(), None));
+        let blocks = blocks.iter().map(|b| (BlockKind::Paragraph, b.to_string(), None));
         from_paragraphs(Path::new("test.txt"), Format::Text, blocks)
     }
 
@@ -283,11 +268,7 @@ mod tests {
         for (i, c) in clauses.iter().enumerate() {
             assert_eq!(c.index, i);
             assert!(c.span.start >= end, "clause {i} overlaps the one before");
-            assert_eq!(
-                units::squash(&doc.text[c.span.clone()]),
-                c.text,
-                "clause {i}"
-            );
+            assert_eq!(units::squash(&doc.text[c.span.clone()]), c.text, "clause {i}");
             assert_eq!(doc.text[c.span.clone()].trim(), &doc.text[c.span.clone()]);
             end = c.span.end;
         }
@@ -351,9 +332,7 @@ mod tests {
         assert_eq!(got, want);
         // The title opens the preamble; the hard-wrapped provision is one clause; the
         // lettered items stay with their provision; page furniture is gone.
-        assert!(clauses[0]
-            .text
-            .starts_with("MASTER SUPPLY AGREEMENT This Master"));
+        assert!(clauses[0].text.starts_with("MASTER SUPPLY AGREEMENT This Master"));
         assert!(clauses[6].text.ends_with("within ten days of each order."));
         assert!(clauses[7].text.ends_with("may be withheld in good faith."));
         // The signature block is one clause, party name included.
@@ -368,11 +347,7 @@ mod tests {
     #[test]
     fn heading_blocks_and_inline_numbers() {
         let blocks = vec![
-            (
-                BlockKind::Heading,
-                "Article IV Confidentiality".to_string(),
-                Some(3),
-            ),
+            (BlockKind::Heading, "Article IV Confidentiality".to_string(), Some(3)),
             (
                 BlockKind::Paragraph,
                 "Each party shall keep the other party's information secret. \
@@ -382,16 +357,8 @@ mod tests {
             ),
             (BlockKind::Heading, "ARTICLE V".to_string(), Some(4)),
             (BlockKind::Heading, "PAYMENT".to_string(), Some(4)),
-            (
-                BlockKind::ListItem,
-                "a) Fees are due monthly in arrears.".to_string(),
-                Some(4),
-            ),
-            (
-                BlockKind::ListItem,
-                "§ 7 Notices must be in writing and signed.".to_string(),
-                None,
-            ),
+            (BlockKind::ListItem, "a) Fees are due monthly in arrears.".to_string(), Some(4)),
+            (BlockKind::ListItem, "§ 7 Notices must be in writing and signed.".to_string(), None),
         ];
         let doc = from_paragraphs(Path::new("t.html"), Format::Html, blocks);
         let clauses = segment(&doc, &SegmentOptions::default());
@@ -439,18 +406,12 @@ mod tests {
              (d) ceases to carry on its business in the ordinary course.",
             "8.2 Termination does not affect rights that accrued before it.",
         ]);
-        let opts = SegmentOptions {
-            max_tokens: 45,
-            counter: &ApproxTokens,
-        };
+        let opts = SegmentOptions { max_tokens: 45, counter: &ApproxTokens };
         let clauses = segment(&doc, &opts);
         check_spans(&doc, &clauses);
         let sections: Vec<Option<&str>> = clauses.iter().map(|c| c.section.as_deref()).collect();
         // Whole items are packed: the lead-in with (a), then (b) with (c), then (d).
-        assert_eq!(
-            sections,
-            vec![Some("8.1"), Some("(b)"), Some("(d)"), Some("8.2")]
-        );
+        assert_eq!(sections, vec![Some("8.1"), Some("(b)"), Some("(d)"), Some("8.2")]);
         assert!(clauses[0].text.ends_with("the due date;"));
         assert!(clauses.iter().all(|c| ApproxTokens.count(&c.text) <= 45));
         // With room to spare, the provision and its items stay one clause.
@@ -486,10 +447,7 @@ mod tests {
     #[test]
     fn long_provisions_fit_the_wordpiece_limit() {
         let counter = bundled();
-        let opts = SegmentOptions {
-            max_tokens: DEFAULT_MAX_TOKENS,
-            counter: &counter,
-        };
+        let opts = SegmentOptions { max_tokens: DEFAULT_MAX_TOKENS, counter: &counter };
         let sentences: Vec<String> = (1..=60)
             .map(|i| {
                 format!(
@@ -509,22 +467,13 @@ mod tests {
             assert!(c.text.split_whitespace().count() >= MIN_WORDS);
         }
         // Cuts fall between sentences: every clause of the provision ends a sentence.
-        let provision: Vec<&Clause> = clauses
-            .iter()
-            .filter(|c| c.span.end <= doc.blocks[0].span.end)
-            .collect();
+        let provision: Vec<&Clause> =
+            clauses.iter().filter(|c| c.span.end <= doc.blocks[0].span.end).collect();
         assert!(provision.iter().all(|c| c.text.ends_with("years.")));
-        assert!(provision
-            .iter()
-            .all(|c| c.section.as_deref() == Some("9.1")));
-        assert!(provision
-            .iter()
-            .all(|c| c.heading.as_deref() == Some("Insurance")));
+        assert!(provision.iter().all(|c| c.section.as_deref() == Some("9.1")));
+        assert!(provision.iter().all(|c| c.heading.as_deref() == Some("Insurance")));
         // The run-on text without stops is cut between words, and nothing is lost.
-        let rest: Vec<&str> = clauses[provision.len()..]
-            .iter()
-            .map(|c| c.text.as_str())
-            .collect();
+        let rest: Vec<&str> = clauses[provision.len()..].iter().map(|c| c.text.as_str()).collect();
         assert_eq!(rest.join(" "), units::squash(&run_on));
     }
 }

@@ -52,9 +52,7 @@ static HALF_PAREN: LazyLock<Regex> =
 static LETTER_DOT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(?:[IVX]{1,5}|[A-Z]|[a-z])\.").expect("valid regex"));
 
-const BULLETS: &[char] = &[
-    '•', '●', '◦', '▪', '■', '□', '·', '‣', '∙', '*', '-', '–', '—', 'o',
-];
+const BULLETS: &[char] = &['•', '●', '◦', '▪', '■', '□', '·', '‣', '∙', '*', '-', '–', '—', 'o'];
 
 /// Reads the section number at the start of `line` (already trimmed at the start).
 ///
@@ -112,11 +110,7 @@ pub fn leading_marker(line: &str) -> Option<Marker> {
                 }
             };
         if ok {
-            let printed = if punct == Some(")") {
-                format!("{number})")
-            } else {
-                number.into()
-            };
+            let printed = if punct == Some(")") { format!("{number})") } else { number.into() };
             return Some(Marker {
                 printed: Some(printed),
                 style: Style::Decimal,
@@ -176,8 +170,7 @@ fn followed_by_text_start(rest: &str) -> bool {
 }
 
 fn starts_upper(rest: &str) -> bool {
-    rest.trim_start()
-        .starts_with(|c: char| c.is_uppercase() || c == '"' || c == '“')
+    rest.trim_start().starts_with(|c: char| c.is_uppercase() || c == '"' || c == '“')
 }
 
 fn starts_lowercase_word(rest: &str) -> bool {
@@ -369,10 +362,7 @@ mod tests {
         assert_eq!(printed("a) the Buyer").as_deref(), Some("a)"));
         assert_eq!(printed("Article IV").as_deref(), Some("Article IV"));
         assert_eq!(printed("ARTICLE 5 - TERM").as_deref(), Some("ARTICLE 5"));
-        assert_eq!(
-            printed("Section 12. Notices.").as_deref(),
-            Some("Section 12")
-        );
+        assert_eq!(printed("Section 12. Notices.").as_deref(), Some("Section 12"));
         assert_eq!(printed("Sec. 2.3 Payment").as_deref(), Some("Sec. 2.3"));
         assert_eq!(printed("§ 4 Liability").as_deref(), Some("§ 4"));
         assert_eq!(printed("Clause 7: Assignment").as_deref(), Some("Clause 7"));
@@ -418,35 +408,23 @@ mod tests {
         assert!(is_heading_text("DEFINITIONS", 12));
         assert!(is_heading_text("TERM AND TERMINATION.", 12));
         assert!(is_heading_text("Limitation of Liability", 12));
-        assert!(!is_heading_text(
-            "The Supplier shall deliver the Goods.",
-            12
-        ));
+        assert!(!is_heading_text("The Supplier shall deliver the Goods.", 12));
         assert!(!is_heading_text("Name: Jane Doe", 12));
         assert!(!is_heading_text("and the parties agree", 12));
         assert_eq!(
             inline_heading("Termination. Either party may end it."),
             Some(("Termination", 13))
         );
-        assert_eq!(
-            inline_heading("LICENSE. Subject to the terms"),
-            Some(("LICENSE", 9))
-        );
+        assert_eq!(inline_heading("LICENSE. Subject to the terms"), Some(("LICENSE", 9)));
         assert_eq!(inline_heading("The Supplier shall. Deliver it"), None);
     }
 
     #[test]
     fn definitions_and_kinds() {
-        assert!(is_definition(
-            "\"Affiliate\" means any entity controlling a party."
-        ));
+        assert!(is_definition("\"Affiliate\" means any entity controlling a party."));
         assert!(is_definition("“Territory” shall mean the United States."));
-        assert!(is_definition(
-            "(c) \"Products\" has the meaning set out in Schedule 1."
-        ));
-        assert!(!is_definition(
-            "The Licensee shall pay the \"Fee\" within 30 days."
-        ));
+        assert!(is_definition("(c) \"Products\" has the meaning set out in Schedule 1."));
+        assert!(!is_definition("The Licensee shall pay the \"Fee\" within 30 days."));
         assert!(is_exhibit_heading("EXHIBIT A"));
         assert!(is_exhibit_heading("Schedule 2 - Fees"));
         assert!(!is_exhibit_heading("Exhibits to be delivered"));

@@ -37,11 +37,8 @@ pub fn sentences(text: &str) -> Vec<Range<usize>> {
             let mut end = i + 1;
             loop {
                 let rest = &text[end..];
-                let step = rest
-                    .chars()
-                    .next()
-                    .filter(|c| ".!?\"”’')]".contains(*c))
-                    .map(char::len_utf8);
+                let step =
+                    rest.chars().next().filter(|c| ".!?\"”’')]".contains(*c)).map(char::len_utf8);
                 match step {
                     Some(n) => end += n,
                     None => break,
@@ -117,12 +114,7 @@ fn is_boundary(text: &str, start: usize, dot: usize, end: usize, shields: &[Rang
         return false;
     }
     // "et al." with a space inside the abbreviation.
-    if lower == "al"
-        && before[..word_start]
-            .trim_end()
-            .to_lowercase()
-            .ends_with("et")
-    {
+    if lower == "al" && before[..word_start].trim_end().to_lowercase().ends_with("et") {
         return false;
     }
     // Dotted abbreviations ("U.S.", "e.g.", "C.F.R.") and initials ("J.").
@@ -175,10 +167,7 @@ fn shielded(text: &str) -> Vec<Range<usize>> {
                 Some(_) => open_straight = Some(i),
                 None => open_straight = Some(i),
             },
-            '\n' if text[i + 1..]
-                .trim_start_matches([' ', '\t'])
-                .starts_with('\n') =>
-            {
+            '\n' if text[i + 1..].trim_start_matches([' ', '\t']).starts_with('\n') => {
                 // A blank line closes everything.
                 open_paren.clear();
                 open_curly = None;
@@ -202,12 +191,7 @@ mod tests {
     fn splits_plain_sentences() {
         assert_eq!(
             split("The Term is one year. Either party may renew it! Is that clear? Yes."),
-            vec![
-                "The Term is one year.",
-                "Either party may renew it!",
-                "Is that clear?",
-                "Yes."
-            ]
+            vec!["The Term is one year.", "Either party may renew it!", "Is that clear?", "Yes."]
         );
     }
 
@@ -224,15 +208,9 @@ mod tests {
         ];
         let expected = [
             vec!["Acme Inc. shall pay the fee.", "Beta Ltd. shall not."],
-            vec![
-                "It is a U.S. company.",
-                "It files with the S.E.C. Each year it reports.",
-            ],
+            vec!["It is a U.S. company.", "It files with the S.E.C. Each year it reports."],
             vec!["See Sec. 2 and No. 5 of the list.", "Then stop."],
-            vec![
-                "Costs, e.g. Travel, are due.",
-                "Other costs, i.e. Shipping, are not.",
-            ],
+            vec!["Costs, e.g. Travel, are due.", "Other costs, i.e. Shipping, are not."],
             vec!["Paper, pens, etc. Are supplies.", "The buyer pays."],
             vec!["Acme vs. Beta was settled.", "Mr. Jones agreed."],
             vec!["Beta Co. and Gamma Corp. agree.", "They sign."],
@@ -246,17 +224,11 @@ mod tests {
     fn keeps_numbers_initials_and_items() {
         assert_eq!(
             split("As set out in Section 3.1 the fee is 4.5 percent. J. Smith signs for Acme."),
-            vec![
-                "As set out in Section 3.1 the fee is 4.5 percent.",
-                "J. Smith signs for Acme."
-            ]
+            vec!["As set out in Section 3.1 the fee is 4.5 percent.", "J. Smith signs for Acme."]
         );
         assert_eq!(
             split("1.6. \"Products\" means the goods. 1.7. \"Term\" means one year."),
-            vec![
-                "1.6. \"Products\" means the goods.",
-                "1.7. \"Term\" means one year."
-            ]
+            vec!["1.6. \"Products\" means the goods.", "1.7. \"Term\" means one year."]
         );
         assert_eq!(
             split("(a). The first item. (b) The second item."),
@@ -291,10 +263,7 @@ mod tests {
 
     #[test]
     fn does_not_break_before_lowercase_or_inside_tokens() {
-        assert_eq!(
-            split("Pay approx. ten units. Done."),
-            vec!["Pay approx. ten units.", "Done."]
-        );
+        assert_eq!(split("Pay approx. ten units. Done."), vec!["Pay approx. ten units.", "Done."]);
         assert_eq!(
             split("Visit www.acme.com today. Done."),
             vec!["Visit www.acme.com today.", "Done."]
@@ -303,21 +272,14 @@ mod tests {
         assert_eq!(split("   "), Vec::<&str>::new());
         assert_eq!(split("no final stop"), vec!["no final stop"]);
         // Wide whitespace before the word that a stop closes.
-        assert_eq!(
-            split("Paid to\u{a0}Acme. Done."),
-            vec!["Paid to\u{a0}Acme.", "Done."]
-        );
+        assert_eq!(split("Paid to\u{a0}Acme. Done."), vec!["Paid to\u{a0}Acme.", "Done."]);
     }
 
     #[test]
     fn ranges_cover_all_text() {
         let text = "  First one.  Second (with a. dot) one.\n\nThird \"quoted. text\" here.  ";
         let got = sentences(text);
-        let joined: String = got
-            .iter()
-            .map(|r| &text[r.clone()])
-            .collect::<Vec<_>>()
-            .join(" ");
+        let joined: String = got.iter().map(|r| &text[r.clone()]).collect::<Vec<_>>().join(" ");
         let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
         assert_eq!(squash(&joined), squash(text));
         assert_eq!(got.len(), 3);

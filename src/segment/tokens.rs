@@ -23,14 +23,9 @@ pub struct WordPieceCounter {
 impl WordPieceCounter {
     /// Loads `tokenizer.json`.
     pub fn from_file(path: &Path) -> Result<Self, TokenizerError> {
-        let load_err = |detail: String| TokenizerError::Load {
-            path: path.to_path_buf(),
-            detail,
-        };
+        let load_err = |detail: String| TokenizerError::Load { path: path.to_path_buf(), detail };
         let mut tokenizer = Tokenizer::from_file(path).map_err(|e| load_err(e.to_string()))?;
-        tokenizer
-            .with_truncation(None)
-            .map_err(|e| load_err(e.to_string()))?;
+        tokenizer.with_truncation(None).map_err(|e| load_err(e.to_string()))?;
         tokenizer.with_padding(None);
         Ok(Self { tokenizer })
     }
@@ -74,9 +69,6 @@ mod tests {
         let err = WordPieceCounter::from_file(Path::new("/nonexistent/tokenizer.json"))
             .err()
             .expect("error");
-        assert!(
-            err.to_string().contains("`/nonexistent/tokenizer.json`"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("`/nonexistent/tokenizer.json`"), "{err}");
     }
 }

@@ -167,8 +167,7 @@ pub fn squash(s: &str) -> String {
 }
 
 fn ends_sentence(s: &str) -> bool {
-    s.trim_end()
-        .ends_with(['.', ';', ':', '!', '?', '"', '”', ')'])
+    s.trim_end().ends_with(['.', ';', ':', '!', '?', '"', '”', ')'])
 }
 
 fn heading_value(s: &str) -> String {
@@ -341,12 +340,10 @@ impl Walker<'_> {
         let cover = self.units.len() < TITLE_UNITS
             && !self.numbered
             && !numbering::is_recital_heading(rest)
-            && self.units.iter().all(|u| {
-                self.text[u.span.clone()]
-                    .split_whitespace()
-                    .nth(COVER_WORDS)
-                    .is_none()
-            });
+            && self
+                .units
+                .iter()
+                .all(|u| self.text[u.span.clone()].split_whitespace().nth(COVER_WORDS).is_none());
         if cover {
             // Title lines on the cover (name, parties, date) open the preamble; a
             // section number or a provision of some length means the body has begun.
@@ -460,9 +457,7 @@ impl Walker<'_> {
         if kind == ClauseKind::Clause {
             self.operative += 1;
         }
-        let heading = inline
-            .or_else(|| self.sub_heading.clone())
-            .or_else(|| self.heading.clone());
+        let heading = inline.or_else(|| self.sub_heading.clone()).or_else(|| self.heading.clone());
         let mut r = r;
         let mut after_heading = self.after_heading;
         if let Some(start) = self.title.take() {
@@ -470,15 +465,7 @@ impl Walker<'_> {
             r.start = start;
             after_heading = false;
         }
-        self.units.push(Unit {
-            span: r,
-            section,
-            heading,
-            kind,
-            page,
-            after_heading,
-            style: None,
-        });
+        self.units.push(Unit { span: r, section, heading, kind, page, after_heading, style: None });
         self.open = Some(self.units.len() - 1);
         self.heading_run = false;
         self.after_heading = false;

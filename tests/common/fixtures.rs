@@ -40,9 +40,7 @@ pub const DOCX_HEADER_TEXT: &str = "DRAFT HEADER - NOT BODY TEXT";
 const W_NS: &str = "http://schemas.openxmlformats.org/wordprocessingml/2006/main";
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 fn run_paragraph(properties: &str, text: &str) -> String {
@@ -261,26 +259,16 @@ fn pdf_from_contents(pages: Vec<Vec<Operation>>, encrypt: Option<lopdf::Dictiona
 
 /// `text` encoded as UTF-16 with a byte order mark, little- or big-endian.
 pub fn utf16(text: &str, little_endian: bool) -> Vec<u8> {
-    let mut out = if little_endian {
-        vec![0xFF, 0xFE]
-    } else {
-        vec![0xFE, 0xFF]
-    };
+    let mut out = if little_endian { vec![0xFF, 0xFE] } else { vec![0xFE, 0xFF] };
     for unit in text.encode_utf16() {
-        out.extend(if little_endian {
-            unit.to_le_bytes()
-        } else {
-            unit.to_be_bytes()
-        });
+        out.extend(if little_endian { unit.to_le_bytes() } else { unit.to_be_bytes() });
     }
     out
 }
 
 /// `text` encoded as Latin-1 (ISO 8859-1); every char must be below U+0100.
 pub fn latin1(text: &str) -> Vec<u8> {
-    text.chars()
-        .map(|c| u8::try_from(u32::from(c)).expect("Latin-1 character"))
-        .collect()
+    text.chars().map(|c| u8::try_from(u32::from(c)).expect("Latin-1 character")).collect()
 }
 
 /// An HTML contract page wrapped in navigation, scripts, styles and a footer.
