@@ -113,7 +113,8 @@ fn build(side: Side) -> (ScoreReport, Taxonomy) {
         .map(|c| {
             let (_, _, given) = paragraphs
                 .iter()
-                .find(|(_, text, _)| text.contains(c.text.trim()))
+                // A title can join the preamble into one clause.
+                .find(|(_, text, _)| text.contains(c.text.trim()) || c.text.contains(text))
                 .unwrap_or_else(|| panic!("clause {:?} is not from the contract", c.text));
             LABELS
                 .iter()

@@ -420,13 +420,13 @@ mod tests {
         for c in &report.clauses {
             assert_eq!(out.matches(&format!("id=\"clause-{}\"", c.index)).count(), 1);
         }
-        let flagged = "<div class=\"clause flagged\" id=\"clause-1\" data-clause-index=\"1\"";
+        let flagged = "<div class=\"clause flagged\" id=\"clause-0\" data-clause-index=\"0\"";
         assert!(out.contains(flagged), "{out}");
-        assert!(out.contains("<div class=\"clause protective\" id=\"clause-3\""));
+        assert!(out.contains("<div class=\"clause protective\" id=\"clause-2\""));
         assert!(out.contains("<mark>for any purpose</mark> <mark>in any media</mark>"));
         assert!(out.contains("<mark>perpetual</mark> and <mark>irrevocable</mark>"));
         // The explanations sit inside the flagged clause's block, before the next clause.
-        let block = &out[out.find(flagged).unwrap_or(0)..out.find("id=\"clause-2\"").unwrap_or(0)];
+        let block = &out[out.find(flagged).unwrap_or(0)..out.find("id=\"clause-1\"").unwrap_or(0)];
         for flag in &report.red_flags {
             assert!(block.contains(&esc(&flag.name)) && block.contains(&esc(&flag.why)));
             assert!(block.contains(&esc(&flag.suggestion)));

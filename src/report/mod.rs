@@ -277,8 +277,9 @@ mod fixture {
             CLAUSES.iter().map(|(t, _)| (BlockKind::Paragraph, t.to_string(), None)),
         );
         let clauses = segment::segment(&doc, &SegmentOptions::default());
-        assert_eq!(clauses.len(), CLAUSES.len(), "one clause per paragraph in this fixture");
-        let probs: Vec<Vec<f32>> = CLAUSES.iter().map(|(_, p)| p.to_vec()).collect();
+        // The title is a heading, never a clause: one clause per other paragraph.
+        assert_eq!(clauses.len(), CLAUSES.len() - 1, "one clause per numbered paragraph");
+        let probs: Vec<Vec<f32>> = CLAUSES[1..].iter().map(|(_, p)| p.to_vec()).collect();
         let labels: Vec<String> = LABELS.iter().map(|l| l.to_string()).collect();
         let report =
             engine::assemble(&doc, clauses, &probs, &labels, &[0.5; 4], &taxonomy, Side::Provider);
