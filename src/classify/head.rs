@@ -26,6 +26,79 @@ pub struct HeadConfig {
 /// Parameter names, in a fixed order (saved under these names).
 const NAMES: [&str; 8] =
     ["w_att", "b_att", "queries", "w_out", "b_out", "w_mean", "lexical", "bias"];
+const LEXICAL: usize = 6;
+
+/// Adam for the lexical table, updating only the rows a batch touches ("lazy" Adam):
+/// a dense gradient of the whole table would cost more than the rest of the step.
+pub struct SparseAdam {
+    table: Vec<f32>,
+    m: Vec<f32>,
+    v: Vec<f32>,
+    width: usize,
+    step: i32,
+    pub lr: f32,
+    pub weight_decay: f32,
+}
+
+impl SparseAdam {
+    const B1: f32 = 0.9;
+    const B2: f32 = 0.999;
+    const EPS: f32 = 1e-8;
+
+    /// Takes the table (`[buckets, labels]`) to optimise.
+    pub fn new(table: &Tensor, lr: f32, weight_decay: f32) -> Result<Self> {
+        let width = table.dim(1)?;
+        let table = table.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        let n = table.len();
+        Ok(Self { table, m: vec![0.0; n], v: vec![0.0; n], width, step: 0, lr, weight_decay })
+    }
+
+    /// The rows of `ids`, `[ids.len(), labels]`.
+    pub fn gather(&self, ids: &[u32]) -> Result<Tensor> {
+        let mut out = Vec::with_capacity(ids.len() * self.width);
+        for &id in ids {
+            let start = id as usize * self.width;
+            out.extend_from_slice(&self.table[start..start + self.width]);
+        }
+        Tensor::from_vec(out, (ids.len(), self.width), &Device::Cpu)
+    }
+
+    /// One step from the gradient of the gathered rows (`[ids.len(), labels]`); rows
+    /// gathered twice have their gradients summed.
+    pub fn step(&mut self, ids: &[u32], grad: &Tensor) -> Result<()> {
+        self.step += 1;
+        let grad = grad.to_vec2::<f32>()?;
+        let mut summed: HashMap<u32, Vec<f32>> = HashMap::new();
+        for (&id, g) in ids.iter().zip(&grad) {
+            let acc = summed.entry(id).or_insert_with(|| vec![0.0; self.width]);
+            for (a, x) in acc.iter_mut().zip(g) {
+                *a += x;
+            }
+        }
+        let c1 = 1.0 - Self::B1.powi(self.step);
+        let c2 = 1.0 - Self::B2.powi(self.step);
+        let mut keys: Vec<u32> = summed.keys().copied().collect();
+        keys.sort_unstable();
+        for id in keys {
+            let g = &summed[&id];
+            let start = id as usize * self.width;
+            for (k, &gk) in g.iter().enumerate() {
+                let i = start + k;
+                self.m[i] = Self::B1 * self.m[i] + (1.0 - Self::B1) * gk;
+                self.v[i] = Self::B2 * self.v[i] + (1.0 - Self::B2) * gk * gk;
+                let update = (self.m[i] / c1) / ((self.v[i] / c2).sqrt() + Self::EPS);
+                self.table[i] -= self.lr * (update + self.weight_decay * self.table[i]);
+            }
+        }
+        Ok(())
+    }
+
+    /// The table as a tensor `[buckets, labels]`.
+    pub fn to_tensor(&self) -> Result<Tensor> {
+        let rows = self.table.len() / self.width;
+        Tensor::from_slice(&self.table, (rows, self.width), &Device::Cpu)
+    }
+}
 
 /// The head's parameters as trainable variables.
 pub struct Head {
@@ -43,6 +116,8 @@ pub struct Batch {
     pub lex_weights: Tensor,
     /// `[nnz]` u32 bucket ids of all examples, concatenated.
     pub lex_ids: Tensor,
+    /// The same ids as a vector.
+    pub lex_id_list: Vec<u32>,
 }
 
 /// Small deterministic generator (splitmix64) for initialisation and shuffling, so a
@@ -138,6 +213,20 @@ impl Head {
         self.vars.clone()
     }
 
+    /// The parameters a dense optimizer updates: all but the lexical table, which is
+    /// large and touched a few rows at a time (see [`SparseAdam`]).
+    pub fn dense_vars(&self) -> Vec<Var> {
+        NAMES.iter().zip(&self.vars).filter(|(n, _)| **n != "lexical").map(|(_, v)| v.clone()).collect()
+    }
+
+    pub fn lexical(&self) -> &Tensor {
+        self.vars[LEXICAL].as_tensor()
+    }
+
+    pub fn set_lexical(&self, table: &Tensor) -> Result<()> {
+        self.vars[LEXICAL].set(table)
+    }
+
     /// Named tensors for saving.
     pub fn tensors(&self) -> HashMap<String, Tensor> {
         NAMES.iter().zip(&self.vars).map(|(n, v)| (n.to_string(), v.as_tensor().clone())).collect()
@@ -145,7 +234,14 @@ impl Head {
 
     /// Logits `[B, labels]`.
     pub fn forward(&self, batch: &Batch) -> Result<Tensor> {
-        let [w_att, b_att, queries, w_out, b_out, w_mean, lexical, bias] = &self.vars[..] else {
+        let rows = self.lexical().index_select(&batch.lex_ids, 0)?; // [nnz, L]
+        self.forward_with_rows(batch, &rows)
+    }
+
+    /// Logits with the lexical rows of the batch's bucket ids given (`[nnz, labels]`), so
+    /// that training can take their gradient without a dense gradient of the table.
+    pub fn forward_with_rows(&self, batch: &Batch, rows: &Tensor) -> Result<Tensor> {
+        let [w_att, b_att, queries, w_out, b_out, w_mean, _, bias] = &self.vars[..] else {
             unreachable!("a head always has eight parameters")
         };
         let (b, t, h) = batch.states.dims3()?;
@@ -172,8 +268,7 @@ impl Head {
         let mean = states.broadcast_mul(&batch.mask.unsqueeze(2)?)?.sum(1)?.broadcast_div(&lens)?;
         let mean_logits = mean.matmul(w_mean.as_tensor())?;
         // Lexical.
-        let rows = lexical.as_tensor().index_select(&batch.lex_ids, 0)?; // [nnz, L]
-        let lex_logits = batch.lex_weights.matmul(&rows)?;
+        let lex_logits = batch.lex_weights.matmul(rows)?;
         att_logits
             .broadcast_add(b_out.as_tensor())?
             .add(&mean_logits)?
@@ -213,7 +308,8 @@ pub fn make_batch(states: &[&Tensor], lexical: &[&Sparse], max_tokens: usize) ->
         states,
         mask,
         lex_weights: Tensor::from_vec(weights, (lexical.len(), nnz), &dev)?,
-        lex_ids: Tensor::from_vec(ids, nnz, &dev)?,
+        lex_ids: Tensor::from_slice(&ids, nnz, &dev)?,
+        lex_id_list: ids,
     })
 }
 
@@ -284,5 +380,23 @@ mod tests {
             let norm = g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
             assert!(norm > 0.0, "zero gradient for {name}");
         }
+    }
+
+    #[test]
+    fn sparse_adam_moves_only_the_rows_a_batch_touches() {
+        let table = Tensor::zeros((4, 2), DType::F32, &Device::Cpu).unwrap();
+        let mut opt = SparseAdam::new(&table, 0.1, 0.0).unwrap();
+        let ids = [2u32, 0, 2];
+        let rows = opt.gather(&ids).unwrap();
+        assert_eq!(rows.dims(), &[3, 2]);
+        // Gradient +1 on label 0 of every gathered row, -1 on label 1 of the first.
+        let grad = Tensor::new(&[[1f32, -1.0], [1.0, 0.0], [1.0, 0.0]], &Device::Cpu).unwrap();
+        opt.step(&ids, &grad).unwrap();
+        let after = opt.to_tensor().unwrap().to_vec2::<f32>().unwrap();
+        // Adam's first step moves each touched weight by lr against the sign of its gradient.
+        assert!((after[2][0] + 0.1).abs() < 1e-4 && (after[2][1] - 0.1).abs() < 1e-4);
+        assert!((after[0][0] + 0.1).abs() < 1e-4 && after[0][1] == 0.0);
+        assert_eq!(after[1], vec![0.0, 0.0]);
+        assert_eq!(after[3], vec![0.0, 0.0]);
     }
 }

@@ -11,12 +11,12 @@
 
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 
 use super::cache::{CacheError, StateCache};
 use super::dataset::Dataset;
-use super::head::{loss, make_batch, Head, HeadConfig, SplitMix};
+use super::head::{loss, make_batch, Head, HeadConfig, SparseAdam, SplitMix};
 use super::lexical::{Idf, Sparse, DEFAULT_BUCKETS};
 use super::metrics::best_threshold;
 use super::model::{Classifier, EncoderRef, Meta, ModelError, FORMAT};
@@ -192,8 +192,9 @@ pub fn train(
         Some(model) => extend_head(model, &labels, config, opts.seed, &prior)?,
         None => Head::new(config, opts.seed, &prior)?,
     };
+    let mut lexical = SparseAdam::new(head.lexical(), opts.lr as f32, opts.weight_decay as f32)?;
     let mut optimizer = AdamW::new(
-        head.vars(),
+        head.dense_vars(),
         ParamsAdamW { lr: opts.lr, weight_decay: opts.weight_decay, ..ParamsAdamW::default() },
     )?;
 
@@ -218,14 +219,20 @@ pub fn train(
             let batch = make_batch(&states, &lex, opts.max_tokens)?;
             let targets = rows_tensor(batch_idx.iter().map(|&i| &data.targets[i]), n_labels)?;
             let scope = rows_tensor(batch_idx.iter().map(|&i| &data.scope[i]), n_labels)?;
-            let logits = head.forward(&batch)?;
+            let rows = Var::from_tensor(&lexical.gather(&batch.lex_id_list)?)?;
+            let logits = head.forward_with_rows(&batch, rows.as_tensor())?;
             let l = loss(&logits, &targets, &scope, &pos_weight_t)?;
-            optimizer.backward_step(&l)?;
+            let grads = l.backward()?;
+            optimizer.step(&grads)?;
+            if let Some(g) = grads.get(rows.as_tensor()) {
+                lexical.step(&batch.lex_id_list, g)?;
+            }
             let l = l.to_scalar::<f32>()?;
             total_loss += l as f64;
             on_event(Event::Batch { done: done + 1, loss: l });
         }
         let train_loss = (total_loss / batches.len().max(1) as f64) as f32;
+        head.set_lexical(&lexical.to_tensor()?)?;
         let (dev_f1, thresholds) = if dev.states.is_empty() {
             (None, vec![0.5; n_labels])
         } else {
