@@ -198,6 +198,12 @@ pub fn train(
         ParamsAdamW { lr: opts.lr, weight_decay: opts.weight_decay, ..ParamsAdamW::default() },
     )?;
 
+    let fallback_thresholds: Vec<f32> = labels
+        .iter()
+        .map(|l| {
+            init.and_then(|m| m.label_index(l).map(|i| m.meta.thresholds[i])).unwrap_or(0.5)
+        })
+        .collect();
     let mut rng = SplitMix(opts.seed ^ 0x5eed);
     let mut log = TrainLog {
         epochs: Vec::new(),
@@ -234,10 +240,10 @@ pub fn train(
         let train_loss = (total_loss / batches.len().max(1) as f64) as f32;
         head.set_lexical(&lexical.to_tensor()?)?;
         let (dev_f1, thresholds) = if dev.states.is_empty() {
-            (None, vec![0.5; n_labels])
+            (None, fallback_thresholds.clone())
         } else {
             let probs = probabilities(&head, &dev, opts.max_tokens)?;
-            let (f1, th) = tune_thresholds(&probs, &dev, n_labels);
+            let (f1, th) = tune_thresholds(&probs, &dev, &fallback_thresholds);
             (Some(f1), th)
         };
         let entry = EpochLog {
@@ -335,8 +341,10 @@ fn probabilities(
 
 /// Per-label thresholds tuned for F1 on the examples whose file annotates the label;
 /// returns the macro-F1 over labels with dev positives and the thresholds.
-fn tune_thresholds(probs: &[Vec<f32>], dev: &Prepared, n_labels: usize) -> (f64, Vec<f32>) {
-    let mut thresholds = vec![0.5f32; n_labels];
+/// Labels without dev positives keep `fallback` (0.5, or the threshold of the model
+/// training continues from).
+fn tune_thresholds(probs: &[Vec<f32>], dev: &Prepared, fallback: &[f32]) -> (f64, Vec<f32>) {
+    let mut thresholds = fallback.to_vec();
     let mut f1s = Vec::new();
     for (l, threshold) in thresholds.iter_mut().enumerate() {
         let (mut p, mut g) = (Vec::new(), Vec::new());
