@@ -164,6 +164,10 @@ pub struct EvalArgs {
     /// Cache folder for encoder outputs (reused across runs)
     #[arg(long, default_value = ".cache/states", value_name = "DIR")]
     pub cache: PathBuf,
+    /// Also append the results as a Markdown section with this title to the model's
+    /// card (README.md in the model folder)
+    #[arg(long, value_name = "TITLE")]
+    pub card: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,7 +2,7 @@
 //! evaluation run the encoder once per distinct text, ever. Only the first window
 //! (256 tokens) of a text is stored: the classifier head reads no further.
 //!
-//! Layout: `<root>/<first 16 hex of the encoder's sha256>/shard-NNNNN.safetensors`.
+//! Layout: `<root>/<first 16 hex of the encoder's sha256>/shard-<first key>-<n>.safetensors`.
 //! Each shard holds `states` (`[tokens, hidden]`, f16) and `offsets` (`[texts + 1]`,
 //! u32), and `keys` (`[texts, 20]`, u8: the sha256 prefix of each text). A
 //! shard is written to a temporary name and renamed, so an interrupted run loses at
@@ -132,7 +132,9 @@ impl StateCache {
             let stacked = Tensor::cat(&tensors, 0)?.to_dtype(DType::F16)?;
             let keys: Vec<String> = part.iter().map(|t| text_key(t)).collect();
             let shard = self.shards.len();
-            let path = self.dir.join(format!("shard-{shard:05}.safetensors"));
+            // Named after its first text, so that two processes filling the same cache
+            // never write to the same file.
+            let path = self.dir.join(format!("shard-{}-{}.safetensors", keys[0], keys.len()));
             write_shard(&path, &stacked, &offsets, &keys)?;
             for (i, key) in keys.into_iter().enumerate() {
                 self.index.insert(key, (shard, i));

@@ -110,6 +110,17 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
     let gold: Vec<Vec<String>> = set.examples.iter().map(|e| e.labels.clone()).collect();
     let labels: Vec<String> = set.scope.iter().cloned().collect();
     let report = metrics::evaluate(&labels, &gold, &predicted);
+    if let Some(title) = &args.card {
+        let card_path = classifier_dir(&args.classifier).join("README.md");
+        let mut card = std::fs::read_to_string(&card_path).unwrap_or_default();
+        card.push('\n');
+        card.push_str(&termscore::classify::card::report_table(
+            &format!("{title} (`{}`)", args.data.display()),
+            &report,
+        ));
+        termscore::classify::model::write_atomic(&card_path, card.as_bytes())
+            .with_context(|| format!("failed to write `{}`", card_path.display()))?;
+    }
     let mut out = std::io::stdout().lock();
     match args.format {
         ReportFormat::Json => {
