@@ -141,6 +141,9 @@ pub struct TrainArgs {
     /// Size of the label-attention projection
     #[arg(long, default_value_t = 128)]
     pub attn_dim: usize,
+    /// Learning rate of the lexical (TF-IDF) layer, as a multiple of --lr
+    #[arg(long, default_value_t = 30.0)]
+    pub lexical_lr_scale: f64,
     /// Cache folder for encoder outputs
     #[arg(long, default_value = ".cache/states", value_name = "DIR")]
     pub cache: PathBuf,

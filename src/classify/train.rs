@@ -32,6 +32,11 @@ pub struct TrainOptions {
     pub attn_dim: usize,
     pub max_tokens: usize,
     pub buckets: usize,
+    /// The lexical table's learning rate, as a multiple of `lr`. Its inputs are
+    /// L2-normalised TF-IDF weights (around 0.1 each), so a linear model over them needs
+    /// weights in the tens, which Adam at the dense layers' rate would take thousands of
+    /// steps to reach.
+    pub lexical_lr_scale: f64,
 }
 
 impl Default for TrainOptions {
@@ -46,6 +51,7 @@ impl Default for TrainOptions {
             attn_dim: 128,
             max_tokens: 256,
             buckets: DEFAULT_BUCKETS,
+            lexical_lr_scale: 30.0,
         }
     }
 }
@@ -192,7 +198,11 @@ pub fn train(
         Some(model) => extend_head(model, &labels, config, opts.seed, &prior)?,
         None => Head::new(config, opts.seed, &prior)?,
     };
-    let mut lexical = SparseAdam::new(head.lexical(), opts.lr as f32, opts.weight_decay as f32)?;
+    let mut lexical = SparseAdam::new(
+        head.lexical(),
+        (opts.lr * opts.lexical_lr_scale) as f32,
+        opts.weight_decay as f32,
+    )?;
     let mut optimizer = AdamW::new(
         head.dense_vars(),
         ParamsAdamW { lr: opts.lr, weight_decay: opts.weight_decay, ..ParamsAdamW::default() },

@@ -65,6 +65,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         lr: args.lr,
         weight_decay: args.weight_decay,
         attn_dim: args.attn_dim,
+        lexical_lr_scale: args.lexical_lr_scale,
         ..TrainOptions::default()
     };
     // Training runs the head only: give candle's matmul the encoder's worker threads.
