@@ -14,12 +14,7 @@ pub fn run(args: CacheArgs) -> Result<ExitCode> {
     let encoder = super::model::load_encoder(&args.encoder)?;
     let mut cache = StateCache::open(&args.cache, &encoder.info().sha256)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let bar = super::progress_bar("encoding");
-    let encoded = cache.fill(&encoder, &refs, 1024, &mut |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })?;
-    bar.finish_and_clear();
+    let encoded = super::fill_cache(&mut cache, &encoder, &refs)?;
     eprintln!("{encoded} texts encoded, {} texts in the cache", cache.len());
     Ok(ExitCode::Clean)
 }

@@ -94,12 +94,7 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
     let texts: Vec<&str> = set.examples.iter().map(|e| e.text.as_str()).collect();
     // Reuse cached encoder outputs where present (the cache is keyed by encoder weights).
     let mut cache = StateCache::open(&args.cache, &loaded.encoder.info().sha256)?;
-    let bar = super::progress_bar("encoding");
-    cache.fill(&loaded.encoder, &texts, 1024, &mut |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })?;
-    bar.finish_and_clear();
+    super::fill_cache(&mut cache, &loaded.encoder, &texts)?;
     let mut states = Vec::with_capacity(texts.len());
     for t in &texts {
         states.push(cache.get(t)?.context("encoder output missing from the cache")?);

@@ -58,3 +58,18 @@ pub fn progress_bar(what: &str) -> indicatif::ProgressBar {
     bar.set_message(what.to_string());
     bar
 }
+
+/// Encodes the texts the cache lacks, with a progress bar; returns how many it encoded.
+pub fn fill_cache(
+    cache: &mut termscore::classify::cache::StateCache,
+    encoder: &termscore::encode::Encoder,
+    texts: &[&str],
+) -> Result<usize> {
+    let bar = progress_bar("encoding");
+    let encoded = cache.fill(encoder, texts, 1024, &mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    Ok(encoded)
+}

@@ -47,12 +47,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         .chain(&dev_sets)
         .flat_map(|s| s.examples.iter().map(|e| e.text.as_str()))
         .collect();
-    let bar = super::progress_bar("encoding");
-    let encoded = cache.fill(&encoder, &texts, 1024, &mut |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })?;
-    bar.finish_and_clear();
+    let encoded = super::fill_cache(&mut cache, &encoder, &texts)?;
     eprintln!("encoder: {encoded} new texts encoded, {} cached", cache.len());
 
     let order: Vec<String> = taxonomy.ids().map(str::to_string).collect();
