@@ -37,7 +37,7 @@ fn contract() -> Vec<Paragraph> {
         (Heading, "ILLUSTRATION AND LICENSING AGREEMENT", vec![]),
         (
             Paragraph,
-            "This Agreement is made between Northwind Books Ltd (\"Client\") and Ada Park \
+            "This Agreement is made between Northwind Books Ltd (\"Client\") and Sam Sample \
              (\"Illustrator\").",
             vec![],
         ),

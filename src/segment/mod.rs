@@ -296,7 +296,7 @@ mod tests {
          York.",
         "IN WITNESS WHEREOF, the parties have signed this Agreement on the date first written \
          above.",
-        "NORTHWIND TOOLS LTD.\nBy: ____________\nName: Ada Park\nTitle: Director",
+        "NORTHWIND TOOLS LTD.\nBy: ____________\nName: Sam Sample\nTitle: Director",
         "[Signature page follows]",
         "EXHIBIT A",
         "The Goods are hammers, saws and chisels of the grades listed in the catalogue.",
@@ -337,7 +337,7 @@ mod tests {
         assert!(clauses[7].text.ends_with("may be withheld in good faith."));
         // The signature block is one clause, party name included.
         assert!(clauses[10].text.ends_with(
-            "NORTHWIND TOOLS LTD. By: ____________ Name: Ada Park \
+            "NORTHWIND TOOLS LTD. By: ____________ Name: Sam Sample \
                                              Title: Director"
         ));
         assert!(clauses.iter().all(|c| !c.text.contains("Page 2 of 4")));
