@@ -280,7 +280,7 @@ pub struct EmbedArgs {
 /// Sets up `tracing` on stderr: warnings by default, more with -v, or RUST_LOG.
 pub fn init_logging(global: &GlobalArgs) {
     let level = match global.verbose {
-        0 => "warn",
+        0 => "termscore=warn,error",
         1 => "termscore=debug,info",
         _ => "trace",
     };

@@ -216,7 +216,12 @@ impl Head {
     /// The parameters a dense optimizer updates: all but the lexical table, which is
     /// large and touched a few rows at a time (see [`SparseAdam`]).
     pub fn dense_vars(&self) -> Vec<Var> {
-        NAMES.iter().zip(&self.vars).filter(|(n, _)| **n != "lexical").map(|(_, v)| v.clone()).collect()
+        NAMES
+            .iter()
+            .zip(&self.vars)
+            .filter(|(n, _)| **n != "lexical")
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     pub fn lexical(&self) -> &Tensor {

@@ -210,9 +210,7 @@ pub fn train(
 
     let fallback_thresholds: Vec<f32> = labels
         .iter()
-        .map(|l| {
-            init.and_then(|m| m.label_index(l).map(|i| m.meta.thresholds[i])).unwrap_or(0.5)
-        })
+        .map(|l| init.and_then(|m| m.label_index(l).map(|i| m.meta.thresholds[i])).unwrap_or(0.5))
         .collect();
     let mut rng = SplitMix(opts.seed ^ 0x5eed);
     let mut log = TrainLog {
