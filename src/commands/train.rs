@@ -84,13 +84,21 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
                     bar.set_position(0);
                 }
                 Event::Batch { done, .. } => bar.set_position(done as u64),
-                Event::EpochEnd(e) => bar.println(format!(
-                    "epoch {}: train loss {:.4}, dev macro-F1 {}, {:.0}s",
-                    e.epoch,
-                    e.train_loss,
-                    e.dev_macro_f1.map(|f| format!("{f:.4}")).unwrap_or_else(|| "-".into()),
-                    e.seconds
-                )),
+                Event::EpochEnd(e) => {
+                    let line = format!(
+                        "epoch {}: train loss {:.4}, dev macro-F1 {}, {:.0}s",
+                        e.epoch,
+                        e.train_loss,
+                        e.dev_macro_f1.map(|f| format!("{f:.4}")).unwrap_or_else(|| "-".into()),
+                        e.seconds
+                    );
+                    // A hidden bar (stderr is not a terminal) prints nothing itself.
+                    if bar.is_hidden() {
+                        eprintln!("{line}");
+                    } else {
+                        bar.println(line);
+                    }
+                }
             },
         )
     })?;
