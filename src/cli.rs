@@ -144,6 +144,10 @@ pub struct TrainArgs {
     /// Learning rate of the lexical (TF-IDF) layer, as a multiple of --lr
     #[arg(long, default_value_t = 30.0)]
     pub lexical_lr_scale: f64,
+    /// Epochs fitting the lexical layer alone before the transformer parts train on top
+    /// of it (0: train all parts jointly)
+    #[arg(long, default_value_t = 0)]
+    pub lexical_epochs: usize,
     /// Cache folder for encoder outputs
     #[arg(long, default_value = ".cache/states", value_name = "DIR")]
     pub cache: PathBuf,

@@ -13,7 +13,7 @@ bin=${TERMSCORE_BIN:-target/release/termscore}
 [ -x "$bin" ] || cargo build --release --quiet
 python3 training/prepare_data.py
 d=.cache/data
-"$bin" train --seed 17 ${TRAIN_FLAGS:-} \
+"$bin" train --seed 17 ${TRAIN_FLAGS:---threads 1 --attn-dim 64 --epochs 6 --patience 2 --lr 1e-3 --lexical-epochs 4 --lexical-lr-scale 10} \
   --data $d/cuad.train.jsonl $d/claudette.train.jsonl $d/acord.train.jsonl \
          $d/creator_ip.train.jsonl $d/ai_terms.train.jsonl \
          $d/creator_ip_more.train.jsonl $d/ai_terms_more.train.jsonl \

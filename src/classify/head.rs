@@ -232,6 +232,11 @@ impl Head {
         self.vars[LEXICAL].set(table)
     }
 
+    /// The per-label bias.
+    pub fn bias(&self) -> &Var {
+        &self.vars[NAMES.len() - 1]
+    }
+
     /// Named tensors for saving.
     pub fn tensors(&self) -> HashMap<String, Tensor> {
         NAMES.iter().zip(&self.vars).map(|(n, v)| (n.to_string(), v.as_tensor().clone())).collect()
@@ -297,6 +302,19 @@ pub fn make_batch(states: &[&Tensor], lexical: &[&Sparse], max_tokens: usize) ->
     }
     let states = Tensor::stack(&padded, 0)?;
     let mask = Tensor::from_vec(mask, (states.dim(0)?, t), &dev)?;
+    let (lex_weights, ids) = lexical_inputs(lexical)?;
+    Ok(Batch {
+        states,
+        mask,
+        lex_weights,
+        lex_ids: Tensor::from_slice(&ids, ids.len(), &dev)?,
+        lex_id_list: ids,
+    })
+}
+
+/// The lexical inputs of a batch: `[B, nnz]` weights (row b holds example b's TF-IDF
+/// weights at its own columns) and the `nnz` bucket ids, concatenated.
+pub fn lexical_inputs(lexical: &[&Sparse]) -> Result<(Tensor, Vec<u32>)> {
     let nnz: usize = lexical.iter().map(|s| s.ids.len()).sum::<usize>().max(1);
     let mut weights = vec![0f32; lexical.len() * nnz];
     let mut ids = Vec::with_capacity(nnz);
@@ -309,13 +327,7 @@ pub fn make_batch(states: &[&Tensor], lexical: &[&Sparse], max_tokens: usize) ->
     if ids.is_empty() {
         ids.push(0);
     }
-    Ok(Batch {
-        states,
-        mask,
-        lex_weights: Tensor::from_vec(weights, (lexical.len(), nnz), &dev)?,
-        lex_ids: Tensor::from_slice(&ids, nnz, &dev)?,
-        lex_id_list: ids,
-    })
+    Ok((Tensor::from_vec(weights, (lexical.len(), nnz), &Device::Cpu)?, ids))
 }
 
 /// Masked, class-weighted binary cross-entropy with logits.

@@ -37,6 +37,10 @@ pub struct TrainOptions {
     /// weights in the tens, which Adam at the dense layers' rate would take thousands of
     /// steps to reach.
     pub lexical_lr_scale: f64,
+    /// Epochs of the first stage, which fits the lexical layer alone (a TF-IDF logistic
+    /// regression inside the model); the second stage then trains the transformer parts
+    /// on top of it with the lexical layer fixed. 0 trains everything jointly.
+    pub lexical_epochs: usize,
 }
 
 impl Default for TrainOptions {
@@ -52,6 +56,7 @@ impl Default for TrainOptions {
             max_tokens: 256,
             buckets: DEFAULT_BUCKETS,
             lexical_lr_scale: 30.0,
+            lexical_epochs: 0,
         }
     }
 }
@@ -213,6 +218,10 @@ pub fn train(
         .map(|l| init.and_then(|m| m.label_index(l).map(|i| m.meta.thresholds[i])).unwrap_or(0.5))
         .collect();
     let mut rng = SplitMix(opts.seed ^ 0x5eed);
+    if opts.lexical_epochs > 0 {
+        fit_lexical(&head, &mut lexical, &data, &pos_weight_t, opts, &mut rng, on_event)?;
+    }
+    let lexical_fixed = opts.lexical_epochs > 0;
     let mut log = TrainLog {
         epochs: Vec::new(),
         best_epoch: 0,
@@ -238,7 +247,7 @@ pub fn train(
             let l = loss(&logits, &targets, &scope, &pos_weight_t)?;
             let grads = l.backward()?;
             optimizer.step(&grads)?;
-            if let Some(g) = grads.get(rows.as_tensor()) {
+            if let Some(g) = grads.get(rows.as_tensor()).filter(|_| !lexical_fixed) {
                 lexical.step(&batch.lex_id_list, g)?;
             }
             let l = l.to_scalar::<f32>()?;
@@ -298,6 +307,56 @@ pub fn train(
         }),
     };
     Ok((Classifier { meta, head, idf, dir: None }, log))
+}
+
+/// Stage one: the lexical layer and the label biases alone, as a logistic regression
+/// over the TF-IDF features.
+fn fit_lexical(
+    head: &Head,
+    lexical: &mut SparseAdam,
+    data: &Prepared,
+    pos_weight: &Tensor,
+    opts: &TrainOptions,
+    rng: &mut SplitMix,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<(), TrainError> {
+    let n_labels = head.config.labels;
+    let mut bias_opt = AdamW::new(
+        vec![head.bias().clone()],
+        ParamsAdamW { lr: opts.lr, weight_decay: 0.0, ..ParamsAdamW::default() },
+    )?;
+    for epoch in 1..=opts.lexical_epochs {
+        let started = Instant::now();
+        let batches = plan_batches(&data.states, opts.batch_size, rng);
+        on_event(Event::EpochStart { epoch, batches: batches.len() });
+        let mut total = 0f64;
+        for (done, idx) in batches.iter().enumerate() {
+            let lex: Vec<&Sparse> = idx.iter().map(|&i| &data.lex[i]).collect();
+            let (weights, ids) = super::head::lexical_inputs(&lex)?;
+            let rows = Var::from_tensor(&lexical.gather(&ids)?)?;
+            let logits = weights.matmul(rows.as_tensor())?.broadcast_add(head.bias().as_tensor())?;
+            let targets = rows_tensor(idx.iter().map(|&i| &data.targets[i]), n_labels)?;
+            let scope = rows_tensor(idx.iter().map(|&i| &data.scope[i]), n_labels)?;
+            let l = loss(&logits, &targets, &scope, pos_weight)?;
+            let grads = l.backward()?;
+            bias_opt.step(&grads)?;
+            if let Some(g) = grads.get(rows.as_tensor()) {
+                lexical.step(&ids, g)?;
+            }
+            let l = l.to_scalar::<f32>()?;
+            total += l as f64;
+            on_event(Event::Batch { done: done + 1, loss: l });
+        }
+        let entry = EpochLog {
+            epoch,
+            train_loss: (total / batches.len().max(1) as f64) as f32,
+            dev_macro_f1: None,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        on_event(Event::EpochEnd(&entry));
+    }
+    head.set_lexical(&lexical.to_tensor()?)?;
+    Ok(())
 }
 
 /// Shuffled batches of similar lengths: shuffle, cut into pools of 50 batches, sort
@@ -362,11 +421,16 @@ fn tune_thresholds(probs: &[Vec<f32>], dev: &Prepared, fallback: &[f32]) -> (f64
                 g.push(dev.targets[i][l] > 0.0);
             }
         }
-        if !g.iter().any(|&x| x) {
+        let positives = g.iter().filter(|&&x| x).count();
+        if positives == 0 {
             continue;
         }
         let (t, f1) = best_threshold(&p, &g, 0.5);
-        *threshold = t;
+        // One or two dev positives say little about where to cut: keep the fallback then,
+        // and never cut so low that almost everything is predicted.
+        if positives >= 3 {
+            *threshold = t.clamp(0.05, 0.99);
+        }
         f1s.push(f1);
     }
     let macro_f1 = if f1s.is_empty() { 0.0 } else { f1s.iter().sum::<f64>() / f1s.len() as f64 };

@@ -61,6 +61,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         weight_decay: args.weight_decay,
         attn_dim: args.attn_dim,
         lexical_lr_scale: args.lexical_lr_scale,
+        lexical_epochs: args.lexical_epochs,
         ..TrainOptions::default()
     };
     // Training runs the head only: give candle's matmul the encoder's worker threads.
