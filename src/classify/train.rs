@@ -334,7 +334,8 @@ fn fit_lexical(
             let lex: Vec<&Sparse> = idx.iter().map(|&i| &data.lex[i]).collect();
             let (weights, ids) = super::head::lexical_inputs(&lex)?;
             let rows = Var::from_tensor(&lexical.gather(&ids)?)?;
-            let logits = weights.matmul(rows.as_tensor())?.broadcast_add(head.bias().as_tensor())?;
+            let logits =
+                weights.matmul(rows.as_tensor())?.broadcast_add(head.bias().as_tensor())?;
             let targets = rows_tensor(idx.iter().map(|&i| &data.targets[i]), n_labels)?;
             let scope = rows_tensor(idx.iter().map(|&i| &data.scope[i]), n_labels)?;
             let l = loss(&logits, &targets, &scope, pos_weight)?;
