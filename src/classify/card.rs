@@ -47,12 +47,19 @@ pub fn training_card(
         "Multi-label classifier over {} clause labels (see `data/taxonomy.toml`). Encoder: `{}` \
          (weights sha256 `{}`), frozen; head: label-wise attention over its token states \
          (attention size {}), a linear layer over the mean-pooled embedding and a linear layer \
-         over hashed TF-IDF word unigrams and bigrams ({} buckets), trained jointly.\n",
+         over hashed TF-IDF word unigrams and bigrams ({} buckets), {}.\n",
         m.labels.len(),
         m.encoder.name,
         &m.encoder.sha256[..12.min(m.encoder.sha256.len())],
         m.head.attn_dim,
-        m.head.buckets
+        m.head.buckets,
+        match m.training["options"]["lexical_epochs"].as_u64() {
+            Some(n) if n > 0 => format!(
+                "trained in two stages: the TF-IDF layer alone for {n} epochs, then the \
+                 other parts on top of it with the TF-IDF layer fixed"
+            ),
+            _ => "trained jointly".to_string(),
+        }
     );
     s.push_str(ATTRIBUTION);
     let _ = writeln!(s, "## Training\n");
