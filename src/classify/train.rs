@@ -197,8 +197,13 @@ pub fn train(
         (0..n_labels).map(|l| (((pos[l] + 1.0) / (seen[l] - pos[l] + 1.0)).ln()) as f32).collect();
     let pos_weight_t = Tensor::from_slice(&pos_weight, n_labels, &Device::Cpu)?;
 
-    let config =
-        HeadConfig { hidden, attn_dim: opts.attn_dim, labels: n_labels, buckets: idf.buckets };
+    // Continuing keeps the head shape of the model it continues from.
+    let config = HeadConfig {
+        hidden,
+        attn_dim: init.map_or(opts.attn_dim, |m| m.meta.head.attn_dim),
+        labels: n_labels,
+        buckets: idf.buckets,
+    };
     let head = match init {
         Some(model) => extend_head(model, &labels, config, opts.seed, &prior)?,
         None => Head::new(config, opts.seed, &prior)?,
