@@ -96,6 +96,21 @@ fn train_is_deterministic_for_a_seed_and_eval_reads_back_the_model() {
     assert_eq!(labels, ["ai_training_prohibited", "third_party_ai_prohibited"]);
     assert!(tmp.path().join("a/README.md").exists() && tmp.path().join("a/metrics.json").exists());
 
+    // Continuing from the model keeps its head shape and labels, whatever the flags say.
+    let o = run(bin()
+        .args(["train", "--epochs", "1", "--attn-dim", "32", "--init"])
+        .arg(tmp.path().join("a"))
+        .arg("--data")
+        .arg(&dev)
+        .arg("--cache")
+        .arg(&cache)
+        .arg("--out")
+        .arg(tmp.path().join("c")));
+    assert!(o.status.success(), "continue failed: {}", stderr(&o));
+    let continued = meta_of("c");
+    assert_eq!(continued["labels"], meta["labels"]);
+    assert_eq!(continued["head"], meta["head"]);
+
     // eval --format json on the training file: the keys are the documented ones.
     let o = run(bin()
         .args(["eval", "--format", "json", "--model"])
