@@ -300,9 +300,17 @@ impl Encoder {
         }
         per_text
             .into_iter()
-            .map(|ts| {
+            .map(|mut ts| {
                 let windows = ts.len();
-                let states = Tensor::cat(&ts, 0)?;
+                // Almost every clause is one window: keep its tensor rather than copy it.
+                let states = match ts.pop() {
+                    Some(only) if ts.is_empty() => only,
+                    Some(last) => {
+                        ts.push(last);
+                        Tensor::cat(&ts, 0)?
+                    }
+                    None => Tensor::cat(&ts, 0)?,
+                };
                 Ok(TokenStates { states, windows })
             })
             .collect()
@@ -361,13 +369,14 @@ fn batches_under_budget<'a>(
 
 /// Parameter count and dtype(s) of a safetensors file, read from its header.
 fn describe_weights(bytes: &[u8]) -> Result<(usize, String), String> {
-    let tensors =
-        candle_core::safetensors::load_buffer(bytes, &Device::Cpu).map_err(|e| e.to_string())?;
+    // The header alone: shapes and dtypes, without converting any tensor data.
+    let st = candle_core::safetensors::SliceSafetensors::new(bytes).map_err(|e| e.to_string())?;
+    let views = st.tensors();
     let mut dtypes: Vec<String> =
-        tensors.values().map(|t| format!("{:?}", t.dtype()).to_lowercase()).collect();
+        views.iter().map(|(_, v)| format!("{:?}", v.dtype()).to_lowercase()).collect();
     dtypes.sort();
     dtypes.dedup();
-    let params = tensors.values().map(|t| t.elem_count()).sum();
+    let params = views.iter().map(|(_, v)| v.shape().iter().product::<usize>()).sum();
     Ok((params, dtypes.join("+")))
 }
 
