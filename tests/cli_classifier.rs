@@ -135,6 +135,50 @@ fn train_is_deterministic_for_a_seed_and_eval_reads_back_the_model() {
 }
 
 #[test]
+fn the_lexical_model_alone_trains_and_evaluates_without_encoding_anything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let train = small_training_file(tmp.path(), "train.jsonl", 0, 20);
+    let held_out = small_training_file(tmp.path(), "held_out.jsonl", 20, 8);
+    let cache = tmp.path().join("cache");
+    let model = tmp.path().join("lex");
+    let o = run(bin()
+        .args(["train", "--components", "lexical", "--data"])
+        .arg(&train)
+        .arg("--dev")
+        .arg(&held_out)
+        .arg("--cache")
+        .arg(&cache)
+        .arg("--out")
+        .arg(&model));
+    assert!(o.status.success(), "train failed: {}", stderr(&o));
+    assert!(stderr(&o).contains("lexical model: solved"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("new texts encoded"), "{}", stderr(&o));
+    let o = run(bin()
+        .args(["eval", "--format", "json", "--model"])
+        .arg(&model)
+        .arg("--data")
+        .arg(&held_out)
+        .arg("--cache")
+        .arg(&cache));
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Neither training nor evaluation wrote an encoder output.
+    let shards: Vec<PathBuf> = std::fs::read_dir(&cache)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+        .collect();
+    assert!(shards.is_empty(), "the lexical model alone needs no encoder outputs: {shards:?}");
+    // Clauses written separately from the training ones: the words that mark an AI
+    // training ban or an outside-AI ban carry over.
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(report["per_label"]["ai_training_prohibited"]["support"], 8);
+    assert!(report["macro_f1"].as_f64().unwrap() > 0.5, "{report}");
+}
+
+#[test]
 fn unknown_labels_and_bad_lines_are_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("bad.jsonl");

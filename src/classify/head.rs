@@ -1,104 +1,29 @@
-//! The classification head: encoder token states and lexical features of a batch of
-//! clauses become one logit per label.
+//! The transformer head: encoder token states of a batch of clauses become one logit
+//! per label.
 //!
-//! Three parts are summed:
+//! Two parts are summed:
 //! - label-wise attention: each label has a query that attends over the clause's token
 //!   states (through a small tanh projection), and scores the attended vector with its
 //!   own output weights; this lets a label look for its own phrases in context, which a
 //!   single mean-pooled vector cannot;
-//! - a linear layer over the mean-pooled sentence embedding;
-//! - a linear layer over hashed TF-IDF unigrams and bigrams (see [`super::lexical`]).
+//! - a linear layer over the mean-pooled sentence embedding.
+//!
+//! The lexical model ([`super::linear`]) is trained apart and the two are combined per
+//! label afterwards (see [`super::model::Mix`]).
 
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Result, Tensor, Var, D};
-
-use super::lexical::Sparse;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HeadConfig {
     pub hidden: usize,
     pub attn_dim: usize,
     pub labels: usize,
-    pub buckets: usize,
 }
 
 /// Parameter names, in a fixed order (saved under these names).
-const NAMES: [&str; 8] =
-    ["w_att", "b_att", "queries", "w_out", "b_out", "w_mean", "lexical", "bias"];
-const LEXICAL: usize = 6;
-
-/// Adam for the lexical table, updating only the rows a batch touches ("lazy" Adam):
-/// a dense gradient of the whole table would cost more than the rest of the step.
-pub struct SparseAdam {
-    table: Vec<f32>,
-    m: Vec<f32>,
-    v: Vec<f32>,
-    width: usize,
-    step: i32,
-    pub lr: f32,
-    pub weight_decay: f32,
-}
-
-impl SparseAdam {
-    const B1: f32 = 0.9;
-    const B2: f32 = 0.999;
-    const EPS: f32 = 1e-8;
-
-    /// Takes the table (`[buckets, labels]`) to optimise.
-    pub fn new(table: &Tensor, lr: f32, weight_decay: f32) -> Result<Self> {
-        let width = table.dim(1)?;
-        let table = table.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-        let n = table.len();
-        Ok(Self { table, m: vec![0.0; n], v: vec![0.0; n], width, step: 0, lr, weight_decay })
-    }
-
-    /// The rows of `ids`, `[ids.len(), labels]`.
-    pub fn gather(&self, ids: &[u32]) -> Result<Tensor> {
-        let mut out = Vec::with_capacity(ids.len() * self.width);
-        for &id in ids {
-            let start = id as usize * self.width;
-            out.extend_from_slice(&self.table[start..start + self.width]);
-        }
-        Tensor::from_vec(out, (ids.len(), self.width), &Device::Cpu)
-    }
-
-    /// One step from the gradient of the gathered rows (`[ids.len(), labels]`); rows
-    /// gathered twice have their gradients summed.
-    pub fn step(&mut self, ids: &[u32], grad: &Tensor) -> Result<()> {
-        self.step += 1;
-        let grad = grad.to_vec2::<f32>()?;
-        let mut summed: HashMap<u32, Vec<f32>> = HashMap::new();
-        for (&id, g) in ids.iter().zip(&grad) {
-            let acc = summed.entry(id).or_insert_with(|| vec![0.0; self.width]);
-            for (a, x) in acc.iter_mut().zip(g) {
-                *a += x;
-            }
-        }
-        let c1 = 1.0 - Self::B1.powi(self.step);
-        let c2 = 1.0 - Self::B2.powi(self.step);
-        let mut keys: Vec<u32> = summed.keys().copied().collect();
-        keys.sort_unstable();
-        for id in keys {
-            let g = &summed[&id];
-            let start = id as usize * self.width;
-            for (k, &gk) in g.iter().enumerate() {
-                let i = start + k;
-                self.m[i] = Self::B1 * self.m[i] + (1.0 - Self::B1) * gk;
-                self.v[i] = Self::B2 * self.v[i] + (1.0 - Self::B2) * gk * gk;
-                let update = (self.m[i] / c1) / ((self.v[i] / c2).sqrt() + Self::EPS);
-                self.table[i] -= self.lr * (update + self.weight_decay * self.table[i]);
-            }
-        }
-        Ok(())
-    }
-
-    /// The table as a tensor `[buckets, labels]`.
-    pub fn to_tensor(&self) -> Result<Tensor> {
-        let rows = self.table.len() / self.width;
-        Tensor::from_slice(&self.table, (rows, self.width), &Device::Cpu)
-    }
-}
+const NAMES: [&str; 7] = ["w_att", "b_att", "queries", "w_out", "b_out", "w_mean", "bias"];
 
 /// The head's parameters as trainable variables.
 pub struct Head {
@@ -112,12 +37,6 @@ pub struct Batch {
     pub states: Tensor,
     /// `[B, T]` f32, 1 for real tokens.
     pub mask: Tensor,
-    /// `[B, nnz]` f32: row b holds example b's TF-IDF weights at its own columns.
-    pub lex_weights: Tensor,
-    /// `[nnz]` u32 bucket ids of all examples, concatenated.
-    pub lex_ids: Tensor,
-    /// The same ids as a vector.
-    pub lex_id_list: Vec<u32>,
 }
 
 /// Small deterministic generator (splitmix64) for initialisation and shuffling, so a
@@ -169,7 +88,6 @@ impl Head {
             rng.uniform_tensor(&[l, h], glorot(h, 1) * 0.1)?,
             zeros(&[l])?,
             rng.uniform_tensor(&[h, l], glorot(h, l) * 0.1)?,
-            zeros(&[config.buckets, l])?,
             Tensor::from_slice(label_bias, l, &Device::Cpu)?,
         ];
         let vars = tensors.iter().map(Var::from_tensor).collect::<Result<Vec<_>>>()?;
@@ -188,14 +106,13 @@ impl Head {
             })
             .collect::<Result<Vec<_>>>()?;
         let head = Self { config, vars };
-        let expect: [&[usize]; 8] = [
+        let expect: [&[usize]; 7] = [
             &[config.hidden, config.attn_dim],
             &[config.attn_dim],
             &[config.labels, config.attn_dim],
             &[config.labels, config.hidden],
             &[config.labels],
             &[config.hidden, config.labels],
-            &[config.buckets, config.labels],
             &[config.labels],
         ];
         for ((name, var), shape) in NAMES.iter().zip(&head.vars).zip(expect) {
@@ -213,25 +130,6 @@ impl Head {
         self.vars.clone()
     }
 
-    /// The parameters a dense optimizer updates: all but the lexical table, which is
-    /// large and touched a few rows at a time (see [`SparseAdam`]).
-    pub fn dense_vars(&self) -> Vec<Var> {
-        NAMES
-            .iter()
-            .zip(&self.vars)
-            .filter(|(n, _)| **n != "lexical")
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-
-    pub fn lexical(&self) -> &Tensor {
-        self.vars[LEXICAL].as_tensor()
-    }
-
-    pub fn set_lexical(&self, table: &Tensor) -> Result<()> {
-        self.vars[LEXICAL].set(table)
-    }
-
     /// The per-label bias.
     pub fn bias(&self) -> &Var {
         &self.vars[NAMES.len() - 1]
@@ -244,15 +142,8 @@ impl Head {
 
     /// Logits `[B, labels]`.
     pub fn forward(&self, batch: &Batch) -> Result<Tensor> {
-        let rows = self.lexical().index_select(&batch.lex_ids, 0)?; // [nnz, L]
-        self.forward_with_rows(batch, &rows)
-    }
-
-    /// Logits with the lexical rows of the batch's bucket ids given (`[nnz, labels]`), so
-    /// that training can take their gradient without a dense gradient of the table.
-    pub fn forward_with_rows(&self, batch: &Batch, rows: &Tensor) -> Result<Tensor> {
-        let [w_att, b_att, queries, w_out, b_out, w_mean, _, bias] = &self.vars[..] else {
-            unreachable!("a head always has eight parameters")
+        let [w_att, b_att, queries, w_out, b_out, w_mean, bias] = &self.vars[..] else {
+            unreachable!("a head always has seven parameters")
         };
         let (b, t, h) = batch.states.dims3()?;
         let states = &batch.states;
@@ -277,19 +168,16 @@ impl Head {
         let lens = batch.mask.sum_keepdim(1)?.clamp(1.0, f64::MAX)?;
         let mean = states.broadcast_mul(&batch.mask.unsqueeze(2)?)?.sum(1)?.broadcast_div(&lens)?;
         let mean_logits = mean.matmul(w_mean.as_tensor())?;
-        // Lexical.
-        let lex_logits = batch.lex_weights.matmul(rows)?;
         att_logits
             .broadcast_add(b_out.as_tensor())?
             .add(&mean_logits)?
-            .add(&lex_logits)?
             .broadcast_add(bias.as_tensor())
     }
 }
 
 /// Pads token states (each `[tokens, hidden]`, any float dtype) into a [`Batch`],
 /// keeping at most `max_tokens` tokens of each clause.
-pub fn make_batch(states: &[&Tensor], lexical: &[&Sparse], max_tokens: usize) -> Result<Batch> {
+pub fn make_batch(states: &[&Tensor], max_tokens: usize) -> Result<Batch> {
     let dev = Device::Cpu;
     let t = states.iter().map(|s| s.dim(0).unwrap_or(0).min(max_tokens)).max().unwrap_or(1).max(1);
     let mut padded = Vec::with_capacity(states.len());
@@ -302,32 +190,7 @@ pub fn make_batch(states: &[&Tensor], lexical: &[&Sparse], max_tokens: usize) ->
     }
     let states = Tensor::stack(&padded, 0)?;
     let mask = Tensor::from_vec(mask, (states.dim(0)?, t), &dev)?;
-    let (lex_weights, ids) = lexical_inputs(lexical)?;
-    Ok(Batch {
-        states,
-        mask,
-        lex_weights,
-        lex_ids: Tensor::from_slice(&ids, ids.len(), &dev)?,
-        lex_id_list: ids,
-    })
-}
-
-/// The lexical inputs of a batch: `[B, nnz]` weights (row b holds example b's TF-IDF
-/// weights at its own columns) and the `nnz` bucket ids, concatenated.
-pub fn lexical_inputs(lexical: &[&Sparse]) -> Result<(Tensor, Vec<u32>)> {
-    let nnz: usize = lexical.iter().map(|s| s.ids.len()).sum::<usize>().max(1);
-    let mut weights = vec![0f32; lexical.len() * nnz];
-    let mut ids = Vec::with_capacity(nnz);
-    for (b, s) in lexical.iter().enumerate() {
-        for (&id, &w) in s.ids.iter().zip(&s.weights) {
-            weights[b * nnz + ids.len()] = w;
-            ids.push(id);
-        }
-    }
-    if ids.is_empty() {
-        ids.push(0);
-    }
-    Ok((Tensor::from_vec(weights, (lexical.len(), nnz), &Device::Cpu)?, ids))
+    Ok(Batch { states, mask })
 }
 
 /// Masked, class-weighted binary cross-entropy with logits.
@@ -353,33 +216,26 @@ pub fn loss(
 mod tests {
     use super::*;
 
-    fn sparse(ids: &[u32], weights: &[f32]) -> Sparse {
-        Sparse { ids: ids.to_vec(), weights: weights.to_vec() }
-    }
-
     #[test]
     fn padding_does_not_change_a_clause_logits() {
-        let cfg = HeadConfig { hidden: 8, attn_dim: 4, labels: 3, buckets: 16 };
+        let cfg = HeadConfig { hidden: 8, attn_dim: 4, labels: 3 };
         let head = Head::new(cfg, 7, &[0.0, 0.1, -0.1]).unwrap();
         let mut rng = SplitMix(1);
         let short = rng.uniform_tensor(&[3, 8], 1.0).unwrap();
         let long = rng.uniform_tensor(&[9, 8], 1.0).unwrap();
-        let (a, b) = (sparse(&[1, 5], &[0.6, 0.8]), sparse(&[2], &[1.0]));
-        let alone = head.forward(&make_batch(&[&short], &[&a], 256).unwrap()).unwrap();
-        let together =
-            head.forward(&make_batch(&[&short, &long], &[&a, &b], 256).unwrap()).unwrap();
+        let alone = head.forward(&make_batch(&[&short], 256).unwrap()).unwrap();
+        let together = head.forward(&make_batch(&[&short, &long], 256).unwrap()).unwrap();
         let diff = (alone.get(0).unwrap() - together.get(0).unwrap()).unwrap().abs().unwrap();
         assert!(diff.max(0).unwrap().to_scalar::<f32>().unwrap() < 1e-4);
     }
 
     #[test]
     fn loss_ignores_labels_outside_the_scope_and_gradients_reach_every_part() {
-        let cfg = HeadConfig { hidden: 8, attn_dim: 4, labels: 2, buckets: 16 };
+        let cfg = HeadConfig { hidden: 8, attn_dim: 4, labels: 2 };
         let head = Head::new(cfg, 3, &[0.0, 0.0]).unwrap();
         let mut rng = SplitMix(2);
         let x = rng.uniform_tensor(&[5, 8], 1.0).unwrap();
-        let s = sparse(&[4], &[1.0]);
-        let batch = make_batch(&[&x], &[&s], 256).unwrap();
+        let batch = make_batch(&[&x], 256).unwrap();
         let logits = head.forward(&batch).unwrap();
         let dev = Device::Cpu;
         let targets = Tensor::new(&[[1f32, 0.0]], &dev).unwrap();
@@ -397,23 +253,5 @@ mod tests {
             let norm = g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
             assert!(norm > 0.0, "zero gradient for {name}");
         }
-    }
-
-    #[test]
-    fn sparse_adam_moves_only_the_rows_a_batch_touches() {
-        let table = Tensor::zeros((4, 2), DType::F32, &Device::Cpu).unwrap();
-        let mut opt = SparseAdam::new(&table, 0.1, 0.0).unwrap();
-        let ids = [2u32, 0, 2];
-        let rows = opt.gather(&ids).unwrap();
-        assert_eq!(rows.dims(), &[3, 2]);
-        // Gradient +1 on label 0 of every gathered row, -1 on label 1 of the first.
-        let grad = Tensor::new(&[[1f32, -1.0], [1.0, 0.0], [1.0, 0.0]], &Device::Cpu).unwrap();
-        opt.step(&ids, &grad).unwrap();
-        let after = opt.to_tensor().unwrap().to_vec2::<f32>().unwrap();
-        // Adam's first step moves each touched weight by lr against the sign of its gradient.
-        assert!((after[2][0] + 0.1).abs() < 1e-4 && (after[2][1] - 0.1).abs() < 1e-4);
-        assert!((after[0][0] + 0.1).abs() < 1e-4 && after[0][1] == 0.0);
-        assert_eq!(after[1], vec![0.0, 0.0]);
-        assert_eq!(after[3], vec![0.0, 0.0]);
     }
 }

@@ -1,98 +1,219 @@
-//! Lexical features: a clause becomes a sparse, L2-normalised TF-IDF vector over hashed
-//! word unigrams and bigrams. The classifier adds a linear layer over these to the
-//! transformer features, so exact legal phrasing ("hereafter devised", "work made for
-//! hire") counts even where the frozen encoder blurs it.
+//! Lexical features: a clause becomes a sparse TF-IDF vector over a vocabulary fitted on
+//! the training texts, in two blocks of equal weight:
+//! - words and word pairs (tokens of two or more letters or digits, lower-cased), kept
+//!   when at least two training texts contain them;
+//! - character 3- to 5-grams inside each whitespace-separated word, padded with a space
+//!   at both ends, kept when at least three training texts contain them. These catch
+//!   inflections and spellings a word vocabulary splits ("licence", "licensed",
+//!   "sub-license") and numbering or punctuation habits of a clause type.
+//!
+//! Both kinds of term are marked when they fall inside a negation ("shall not ...",
+//! "nothing in this Agreement ..."; see [`term_counts`]).
+//!
+//! Each block is sublinear TF-IDF (`1 + ln tf` times the smoothed idf), L2-normalised and
+//! scaled by `1/sqrt(2)`, so a clause's vector has unit length. The classifier fits a
+//! logistic regression per label over these (see [`super::linear`]), so exact legal
+//! phrasing ("hereafter devised", "work made for hire") counts even where the encoder
+//! blurs it.
 
 use std::collections::HashMap;
 
-/// Number of hash buckets for unigrams and bigrams.
-pub const DEFAULT_BUCKETS: usize = 1 << 17;
+/// Minimum document frequency of a word or word-pair term.
+pub const WORD_MIN_DF: u32 = 2;
+/// Minimum document frequency of a character n-gram.
+pub const CHAR_MIN_DF: u32 = 3;
+/// Most character n-grams kept (the most frequent).
+pub const CHAR_MAX_TERMS: usize = 150_000;
 
-/// Sparse features of one text: bucket ids and weights (L2-normalised).
+/// Sparse features of one text: term ids (ascending) and weights.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Sparse {
     pub ids: Vec<u32>,
     pub weights: Vec<f32>,
 }
 
-/// Lower-cased words: runs of letters and digits (apostrophes inside words kept).
-pub fn words(text: &str) -> Vec<String> {
+/// Lower-cased word tokens: runs of two or more letters or digits.
+pub fn tokens(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
+    let mut push = |cur: &mut String| {
+        if cur.chars().nth(1).is_some() {
+            out.push(std::mem::take(cur));
+        } else {
+            cur.clear();
+        }
+    };
     for c in text.chars() {
-        if c.is_alphanumeric() || (c == '\'' && !cur.is_empty()) {
+        if c.is_alphanumeric() || c == '_' {
             cur.extend(c.to_lowercase());
         } else if !cur.is_empty() {
-            out.push(std::mem::take(&mut cur).trim_end_matches('\'').to_string());
+            push(&mut cur);
         }
     }
     if !cur.is_empty() {
-        out.push(cur.trim_end_matches('\'').to_string());
+        push(&mut cur);
     }
     out
 }
 
-fn fnv1a(parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
-            h ^= 0x20;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        for b in p.bytes() {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h
+/// Words that open a negation: the terms after one, up to the end of the sentence or
+/// [`NEGATION_SCOPE`] words, are kept apart from the same terms outside it.
+const NEGATION_CUES: [&str; 8] =
+    ["not", "no", "never", "nor", "neither", "nothing", "none", "cannot"];
+/// Most words a negation reaches.
+pub const NEGATION_SCOPE: usize = 12;
+/// Prefix of a term inside a negation.
+pub const NEGATED: char = '¬';
+
+fn opens_negation(word: &str) -> bool {
+    word.ends_with("n't")
+        || word.ends_with("n’t")
+        || tokens(word).iter().any(|t| NEGATION_CUES.contains(&t.as_str()))
 }
 
-/// Term counts per bucket for a text.
-pub fn term_counts(text: &str, buckets: usize) -> HashMap<u32, u32> {
-    let ws = words(text);
-    let mut counts = HashMap::new();
-    for (i, w) in ws.iter().enumerate() {
-        *counts.entry((fnv1a(&[w]) % buckets as u64) as u32).or_insert(0) += 1;
-        if let Some(next) = ws.get(i + 1) {
-            *counts.entry((fnv1a(&[w, next]) % buckets as u64) as u32).or_insert(0) += 1;
+fn ends_sentence(word: &str) -> bool {
+    word.ends_with(['.', ';', ':', '!', '?'])
+}
+
+/// Term keys of a text with their counts: `w:` words and word pairs, `c:` character
+/// n-grams.
+///
+/// Terms inside a negation carry the prefix [`NEGATED`], so "shall not create derivative
+/// works" and "may create derivative works" share no word or character term after the
+/// cue: a linear model cannot tell them apart otherwise, and near-misses that deny a
+/// right are the commonest false alarm of a keyword model.
+pub fn term_counts(text: &str) -> HashMap<String, u32> {
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    let lower = text.to_lowercase();
+    let mut toks: Vec<String> = Vec::new();
+    let mut negation_left = 0usize;
+    for word in lower.split_whitespace() {
+        let mark = if negation_left > 0 { NEGATED.to_string() } else { String::new() };
+        toks.extend(tokens(word).into_iter().map(|t| format!("{mark}{t}")));
+        let padded: Vec<char> =
+            std::iter::once(' ').chain(word.chars()).chain(std::iter::once(' ')).collect();
+        for n in 3..=5 {
+            if padded.len() < n {
+                break;
+            }
+            for start in 0..=padded.len() - n {
+                let gram: String = padded[start..start + n].iter().collect();
+                *counts.entry(format!("c:{mark}{gram}")).or_default() += 1;
+            }
+        }
+        negation_left = negation_left.saturating_sub(1);
+        if ends_sentence(word) {
+            negation_left = 0;
+        } else if opens_negation(word) {
+            negation_left = NEGATION_SCOPE;
+        }
+    }
+    for (i, t) in toks.iter().enumerate() {
+        *counts.entry(format!("w:{t}")).or_default() += 1;
+        if let Some(next) = toks.get(i + 1) {
+            *counts.entry(format!("w:{t} {next}")).or_default() += 1;
         }
     }
     counts
 }
 
-/// Inverse document frequencies fitted on a corpus.
+/// The fitted vocabulary and inverse document frequencies.
 #[derive(Debug, Clone)]
-pub struct Idf {
-    pub buckets: usize,
-    pub idf: Vec<f32>,
+pub struct Lexicon {
+    terms: Vec<String>,
+    index: HashMap<String, u32>,
+    idf: Vec<f32>,
 }
 
-impl Idf {
-    /// Smoothed idf: ln((1 + n) / (1 + df)) + 1.
-    pub fn fit<'a>(texts: impl IntoIterator<Item = &'a str>, buckets: usize) -> Self {
-        let mut df = vec![0u32; buckets];
+impl Lexicon {
+    /// Fits the vocabulary on a corpus. Smoothed idf: `ln((1 + n) / (1 + df)) + 1`.
+    pub fn fit<'a>(texts: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut df: HashMap<String, u32> = HashMap::new();
         let mut n = 0usize;
         for t in texts {
             n += 1;
-            for id in term_counts(t, buckets).into_keys() {
-                df[id as usize] += 1;
+            for term in term_counts(t).into_keys() {
+                *df.entry(term).or_default() += 1;
             }
         }
-        let idf = df.iter().map(|&d| (((1 + n) as f32) / ((1 + d) as f32)).ln() + 1.0).collect();
-        Self { buckets, idf }
+        let mut words: Vec<(String, u32)> = Vec::new();
+        let mut chars: Vec<(String, u32)> = Vec::new();
+        for (term, d) in df {
+            if term.starts_with("w:") && d >= WORD_MIN_DF {
+                words.push((term, d));
+            } else if term.starts_with("c:") && d >= CHAR_MIN_DF {
+                chars.push((term, d));
+            }
+        }
+        // Most frequent first, ties by term, so the vocabulary is deterministic.
+        let by_df = |a: &(String, u32), b: &(String, u32)| b.1.cmp(&a.1).then(a.0.cmp(&b.0));
+        words.sort_by(by_df);
+        chars.sort_by(by_df);
+        chars.truncate(CHAR_MAX_TERMS);
+        let mut all = words;
+        all.extend(chars);
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        let idf =
+            all.iter().map(|(_, d)| (((1 + n) as f32) / ((1 + d) as f32)).ln() + 1.0).collect();
+        let terms: Vec<String> = all.into_iter().map(|(t, _)| t).collect();
+        Self::from_parts(terms, idf).expect("terms and idf have one entry each")
     }
 
-    /// Sublinear TF-IDF features of a text, L2-normalised, sorted by bucket.
+    /// A lexicon from saved terms and idf values; `None` if their lengths differ.
+    pub fn from_parts(terms: Vec<String>, idf: Vec<f32>) -> Option<Self> {
+        if terms.len() != idf.len() {
+            return None;
+        }
+        let index = terms.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+        Some(Self { terms, index, idf })
+    }
+
+    pub fn len(&self) -> usize {
+        self.terms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    pub fn terms(&self) -> &[String] {
+        &self.terms
+    }
+
+    pub fn idf(&self) -> &[f32] {
+        &self.idf
+    }
+
+    /// The features of a text, sorted by term id.
     pub fn features(&self, text: &str) -> Sparse {
-        let mut pairs: Vec<(u32, f32)> = term_counts(text, self.buckets)
-            .into_iter()
-            .map(|(id, c)| (id, (1.0 + (c as f32).ln()) * self.idf[id as usize]))
-            .collect();
+        let mut words: Vec<(u32, f32)> = Vec::new();
+        let mut chars: Vec<(u32, f32)> = Vec::new();
+        for (term, count) in term_counts(text) {
+            if let Some(&id) = self.index.get(&term) {
+                let w = (1.0 + (count as f32).ln()) * self.idf[id as usize];
+                if term.starts_with("w:") {
+                    words.push((id, w));
+                } else {
+                    chars.push((id, w));
+                }
+            }
+        }
+        for block in [&mut words, &mut chars] {
+            // In term order, so the norm's rounding does not depend on hash order.
+            block.sort_unstable_by_key(|p| p.0);
+            let norm = block.iter().map(|p| p.1 * p.1).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                for p in block.iter_mut() {
+                    p.1 *= std::f32::consts::FRAC_1_SQRT_2 / norm;
+                }
+            }
+        }
+        let mut pairs = words;
+        pairs.extend(chars);
         pairs.sort_by_key(|p| p.0);
-        let norm = pairs.iter().map(|p| p.1 * p.1).sum::<f32>().sqrt().max(1e-12);
         Sparse {
             ids: pairs.iter().map(|p| p.0).collect(),
-            weights: pairs.iter().map(|p| p.1 / norm).collect(),
+            weights: pairs.iter().map(|p| p.1).collect(),
         }
     }
 }
@@ -102,24 +223,60 @@ mod tests {
     use super::*;
 
     #[test]
-    fn words_are_lowercased_and_split_on_punctuation() {
+    fn tokens_are_lowercased_and_single_characters_dropped() {
         assert_eq!(
-            words("Client's use, \"for ANY purpose\"."),
-            vec!["client's", "use", "for", "any", "purpose"]
+            tokens("Client's use, (a) \"for ANY purpose\"."),
+            vec!["client", "use", "for", "any", "purpose"]
         );
     }
 
     #[test]
-    fn features_are_unit_length_and_rare_terms_weigh_more() {
-        let corpus = ["the work is licensed", "the work is assigned", "the work made for hire"];
-        let idf = Idf::fit(corpus.iter().copied(), 1 << 12);
-        let f = idf.features("the work made for hire");
+    fn character_grams_are_taken_inside_padded_words() {
+        let counts = term_counts("Hire");
+        for g in ["c: hi", "c:hir", "c:ire", "c:re ", "c: hire", "c:hire "] {
+            assert_eq!(counts.get(g), Some(&1), "{g}");
+        }
+        assert!(!counts.contains_key("c: hire ") && counts.contains_key("w:hire"));
+    }
+
+    #[test]
+    fn terms_after_a_negation_are_kept_apart_until_the_sentence_ends() {
+        let denied = term_counts(
+            "Licensee shall not alter, retouch or create derivative works. It may crop.",
+        );
+        assert!(denied.contains_key("w:¬derivative ¬works") && denied.contains_key("w:¬alter"));
+        assert!(!denied.contains_key("w:derivative works"));
+        assert!(denied.contains_key("c:¬deriv") && !denied.contains_key("c:deriv"));
+        // The cue itself and the next sentence are plain.
+        assert!(denied.contains_key("w:not") && denied.contains_key("w:may crop"));
+        let granted = term_counts("Licensee may create derivative works");
+        assert!(granted.contains_key("w:derivative works"));
+        assert!(!granted.keys().any(|k| k.contains(NEGATED)));
+        // A scope ends after NEGATION_SCOPE words.
+        let long = format!("no {} tail", "word ".repeat(NEGATION_SCOPE));
+        assert!(term_counts(&long).contains_key("w:tail"));
+        assert!(term_counts("it isn't licensed").contains_key("w:¬licensed"));
+    }
+
+    #[test]
+    fn rare_terms_are_dropped_and_features_have_unit_length() {
+        let corpus = [
+            "the work is licensed",
+            "the work is assigned",
+            "the work made for hire",
+            "work made for hire only",
+        ];
+        let lex = Lexicon::fit(corpus.iter().copied());
+        assert!(lex.index.contains_key("w:made for"));
+        // "licensed" occurs once: below the word minimum.
+        assert!(!lex.index.contains_key("w:licensed"));
+        let f = lex.features("the work made for hire");
         let norm: f32 = f.weights.iter().map(|w| w * w).sum();
         assert!((norm - 1.0).abs() < 1e-5);
-        let weight_of = |w: &str| {
-            let id = (fnv1a(&[w]) % (1 << 12)) as u32;
-            f.weights[f.ids.iter().position(|&i| i == id).unwrap()]
-        };
-        assert!(weight_of("hire") > weight_of("the"));
+        assert!(f.ids.windows(2).all(|w| w[0] < w[1]));
+        let weight_of = |t: &str| f.weights[f.ids.iter().position(|&i| i == lex.index[t]).unwrap()];
+        // "the" is in three texts, "hire" in two: the rarer term weighs more.
+        assert!(weight_of("w:hire") > weight_of("w:the"));
+        assert!(lex.features("zzz qqq").ids.is_empty());
     }
 }

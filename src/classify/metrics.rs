@@ -21,6 +21,16 @@ pub struct Report {
     pub per_label: BTreeMap<String, LabelScores>,
     /// Examples evaluated.
     pub examples: usize,
+    /// Labels scored need at least this many gold positives.
+    #[serde(default = "one")]
+    pub min_support: usize,
+    /// Labels of the file with fewer positives, not scored.
+    #[serde(default)]
+    pub left_out: Vec<String>,
+}
+
+fn one() -> usize {
+    1
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -83,7 +93,14 @@ pub fn evaluate(labels: &[String], gold: &[Vec<String>], predicted: &[Vec<String
     } else {
         per_label.values().map(|s| s.f1).sum::<f64>() / per_label.len() as f64
     };
-    Report { micro_f1: total.scores().f1, macro_f1, per_label, examples: gold.len() }
+    Report {
+        micro_f1: total.scores().f1,
+        macro_f1,
+        per_label,
+        examples: gold.len(),
+        min_support: 1,
+        left_out: Vec::new(),
+    }
 }
 
 /// The threshold on `probs` that maximises F1 against `gold` (booleans), searched over

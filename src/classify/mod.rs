@@ -5,6 +5,7 @@ pub mod card;
 pub mod dataset;
 pub mod head;
 pub mod lexical;
+pub mod linear;
 pub mod metrics;
 pub mod model;
 pub mod taxonomy;

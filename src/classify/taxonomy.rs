@@ -60,6 +60,12 @@ pub struct LabelDef {
     pub risk: Risk,
     #[serde(default)]
     pub evidence: Vec<String>,
+    /// Whether a definition ("X" means ...) can carry this label for scoring. A
+    /// definition grants, bans and allocates nothing by itself, so by default its labels
+    /// neither flag nor protect; a label about the scope of a defined term (a "Permitted
+    /// Use", a "Work Product" that sweeps in every draft) sets this.
+    #[serde(default)]
+    pub counts_in_definitions: bool,
     pub why_provider: Option<String>,
     pub suggest_provider: Option<String>,
     pub why_client: Option<String>,

@@ -93,18 +93,25 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
     let loaded = load(&args.classifier)?;
     let texts: Vec<&str> = set.examples.iter().map(|e| e.text.as_str()).collect();
     // Reuse cached encoder outputs where present (the cache is keyed by encoder weights).
-    let mut cache = StateCache::open(&args.cache, &loaded.encoder.info().sha256)?;
-    super::fill_cache(&mut cache, &loaded.encoder, &texts)?;
+    // A lexical-only model reads no encoder outputs.
     let mut states = Vec::with_capacity(texts.len());
-    for t in &texts {
-        states.push(cache.get(t)?.context("encoder output missing from the cache")?);
+    if loaded.classifier.needs_states() {
+        let mut cache = StateCache::open(&args.cache, &loaded.encoder.info().sha256)?;
+        super::fill_cache(&mut cache, &loaded.encoder, &texts)?;
+        for t in &texts {
+            states.push(cache.get(t)?.context("encoder output missing from the cache")?);
+        }
     }
     let predictions = loaded.classifier.predict_states(&states, &texts)?;
     let predicted: Vec<Vec<String>> =
         predictions.iter().map(|p| loaded.classifier.labels_of(p)).collect();
     let gold: Vec<Vec<String>> = set.examples.iter().map(|e| e.labels.clone()).collect();
-    let labels: Vec<String> = set.scope.iter().cloned().collect();
-    let report = metrics::evaluate(&labels, &gold, &predicted);
+    let support = |l: &String| gold.iter().filter(|g| g.contains(l)).count();
+    let (labels, left_out): (Vec<String>, Vec<String>) =
+        set.scope.iter().cloned().partition(|l| support(l) >= args.min_support.max(1));
+    let mut report = metrics::evaluate(&labels, &gold, &predicted);
+    report.left_out = left_out;
+    report.min_support = args.min_support.max(1);
     if let Some(title) = &args.card {
         let card_path = classifier_dir(&args.classifier).join("README.md");
         let mut card = std::fs::read_to_string(&card_path).unwrap_or_default();
@@ -143,6 +150,14 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
                 report.examples,
                 report.per_label.len()
             )?;
+            if !report.left_out.is_empty() {
+                writeln!(
+                    out,
+                    "left out (under {} positives): {}",
+                    report.min_support,
+                    report.left_out.join(", ")
+                )?;
+            }
         }
     }
     Ok(ExitCode::Clean)

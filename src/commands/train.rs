@@ -6,13 +6,14 @@ use std::io::Write;
 use anyhow::{bail, Context, Result};
 use termscore::classify::cache::StateCache;
 use termscore::classify::dataset::{self, Dataset};
+use termscore::classify::linear::LinearOptions;
 use termscore::classify::model::{Classifier, EncoderRef};
 use termscore::classify::taxonomy::Taxonomy;
-use termscore::classify::train::{self, Event, TrainOptions};
+use termscore::classify::train::{self, Components, Event, TrainOptions};
 use termscore::encode::{resolve, Encoder, EncoderOptions};
 use termscore::exit::ExitCode;
 
-use crate::cli::TrainArgs;
+use crate::cli::{ComponentsArg, TrainArgs};
 
 pub fn read_sets(paths: &[std::path::PathBuf], taxonomy: &Taxonomy) -> Result<Vec<Dataset>> {
     paths
@@ -47,8 +48,15 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         .chain(&dev_sets)
         .flat_map(|s| s.examples.iter().map(|e| e.text.as_str()))
         .collect();
-    let encoded = super::fill_cache(&mut cache, &encoder, &texts)?;
-    eprintln!("encoder: {encoded} new texts encoded, {} cached", cache.len());
+    let components = match args.components {
+        ComponentsArg::Both => Components::Both,
+        ComponentsArg::Lexical => Components::Lexical,
+        ComponentsArg::Head => Components::Head,
+    };
+    if train::needs_states(components, args.dense_scale) {
+        let encoded = super::fill_cache(&mut cache, &encoder, &texts)?;
+        eprintln!("encoder: {encoded} new texts encoded, {} cached", cache.len());
+    }
 
     let order: Vec<String> = taxonomy.ids().map(str::to_string).collect();
     let base = init.as_ref().map(|m| m.meta.labels.clone()).unwrap_or_default();
@@ -60,8 +68,9 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         lr: args.lr,
         weight_decay: args.weight_decay,
         attn_dim: args.attn_dim,
-        lexical_lr_scale: args.lexical_lr_scale,
-        lexical_epochs: args.lexical_epochs,
+        linear: LinearOptions { c: args.lexical_c, ..LinearOptions::default() },
+        dense_scale: args.dense_scale,
+        components,
         ..TrainOptions::default()
     };
     // Training runs the head only: give candle's matmul the encoder's worker threads.
@@ -79,6 +88,17 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             init.as_ref(),
             &opts,
             &mut |event| match event {
+                Event::Lexical { seconds, iterations } => {
+                    let line = format!(
+                        "lexical model: solved in {seconds:.0}s (at most {iterations} iterations \
+                         per label)"
+                    );
+                    if bar.is_hidden() {
+                        eprintln!("{line}");
+                    } else {
+                        bar.println(line);
+                    }
+                }
                 Event::EpochStart { epoch, batches } => {
                     bar.set_message(format!("epoch {epoch}"));
                     bar.set_length(batches as u64);
@@ -116,11 +136,12 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let mut err = std::io::stderr().lock();
     writeln!(
         err,
-        "wrote `{}`: {} labels, best epoch {} of {}, {:.0}s",
+        "wrote `{}`: {} labels, best epoch {} of {}, dev macro-F1 {}, {:.0}s",
         args.out.display(),
         model.meta.labels.len(),
         log.best_epoch,
         log.epochs.len(),
+        log.dev_macro_f1.map_or("-".to_string(), |f| format!("{f:.4}")),
         log.seconds
     )?;
     Ok(ExitCode::Clean)
