@@ -25,6 +25,7 @@ import argparse
 import hashlib
 import json
 import random
+import re
 from pathlib import Path
 
 CUAD_LABELS = """license_grant irrevocable_or_perpetual_license ip_ownership_assignment
@@ -60,15 +61,48 @@ def read_jsonl(path):
                 yield json.loads(line)
 
 
+# Nobody checked the public rows for the project's labels, so an unlabelled row is taken
+# as a negative for a new label only when it has none of that label's cue words: a
+# terms-of-service line granting a "perpetual, sublicensable licence to use" your posts
+# may well be a broad licence, and calling it a negative would teach the model otherwise.
+# The cues are wide on purpose; a row they catch is simply left out of that label.
+_LICENCE = r"licen[cs]|grant|right to use|any purpose|any media|hereafter|perpetu|irrevocab"
+_AI = r"machine.learning|artificial intelligence|\bai\b|\btrain|\bmodels?\b|data ?sets?|algorithm|neural|generative"
+NEW_LABEL_CUES = {
+    "license_broad_purpose": _LICENCE,
+    "license_limited_purpose": _LICENCE + r"|solely|only for|purpose",
+    "derivative_works": r"derivative|adapt|modif|translat|\bedit|alter|remix",
+    "work_made_for_hire": r"for hire|work made|commission",
+    "ip_retained_by_creator": r"retain|pre-?existing|background|reserve|portfolio|\bowns?\b|ownership",
+    "data_ownership_broad": r"\bdata\b|work product|working files|know-how|\bowns?\b|ownership|property of",
+    "moral_rights_waiver": r"moral|droit|attribution|integrity|paternity",
+    "ai_training_permitted": _AI,
+    "ai_training_prohibited": _AI,
+    "third_party_ai_prohibited": _AI + r"|upload|third.party (tool|platform|service)",
+}
+_CUES = {label: re.compile(p, re.IGNORECASE) for label, p in NEW_LABEL_CUES.items()}
+
+
+def background_scope(text):
+    """The new labels an unlabelled public row is a safe negative for."""
+    return [label for label in NEW_LABELS if not _CUES[label].search(text)]
+
+
 def write(out_dir, name, rows, background=False):
     path = out_dir / name
     with open(path, "w", encoding="utf-8") as f:
-        for text, labels in rows:
+        for text, labels, *extra in rows:
             row = {"text": text, "labels": sorted(set(labels))}
-            if background and not labels:
-                row["scope"] = NEW_LABELS
+            if extra and extra[0]:
+                # A line of the project's annotations that names the labels it is a
+                # negative for (e.g. a file of near-misses only).
+                row["scope"] = extra[0]
+            elif background and not labels:
+                scope = background_scope(text)
+                if scope:
+                    row["scope"] = scope
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    pos = sum(1 for _, l in rows if l)
+    pos = sum(1 for r in rows if r[1])
     print(f"{path}: {len(rows)} rows, {pos} with labels")
 
 
@@ -116,14 +150,14 @@ def acord(shared, out_dir):
 
 def annotations(root, out_dir, seed):
     """The project's own annotations: 15% of each training file (seeded) becomes dev;
-    the separately written test files are joined into one test file."""
+    the separately written test files are joined into one test file. Each file's split
+    is seeded by its own name, so adding a file leaves the others' splits as they were."""
     ann = root / "data" / "annotations"
-    rng = random.Random(seed)
     test_rows = []
     for train in sorted(ann.glob("*.train.jsonl")):
         name = train.name[: -len(".train.jsonl")]
-        rows = [(r["text"], r["labels"]) for r in read_jsonl(train)]
-        rng.shuffle(rows)
+        rows = [(r["text"], r["labels"], r.get("scope")) for r in read_jsonl(train)]
+        random.Random(f"{seed}:{name}").shuffle(rows)
         n_dev = max(1, round(len(rows) * 0.15))
         write(out_dir, f"{name}.dev.jsonl", rows[:n_dev])
         write(out_dir, f"{name}.train.jsonl", rows[n_dev:])
