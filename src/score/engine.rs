@@ -87,9 +87,17 @@ pub fn assemble(
             .iter()
             .zip(thresholds)
             .zip(p)
-            .filter(|((_, &t), &prob)| prob >= t)
+            .filter(|((_, &t), &prob)| prob >= t.max(super::MIN_PROBABILITY))
             .map(|((l, _), &prob)| ClauseLabel { label: l.clone(), probability: prob })
             .collect();
+        // A definition only defines a term: the clauses that use it grant or ban. Its
+        // labels count only where the taxonomy says the definition itself carries the
+        // risk (e.g. "Work Product" sweeping in every draft).
+        if clause.kind == ClauseKind::Definition {
+            on.retain(|cl| {
+                taxonomy.index(&cl.label).is_some_and(|i| taxonomy.labels[i].counts_in_definitions)
+            });
+        }
         on.sort_by(|a, b| b.probability.total_cmp(&a.probability).then(a.label.cmp(&b.label)));
         let counts = !matches!(clause.kind, ClauseKind::Recital | ClauseKind::Signature);
         if counts {

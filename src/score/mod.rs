@@ -32,6 +32,11 @@ pub const MISSING_POINTS: f64 = 5.0;
 pub const PROTECTION_POINTS: f64 = 2.0;
 /// Most points protections can add.
 pub const PROTECTION_CAP: f64 = 15.0;
+/// Least probability at which a clause carries a label in a report, whatever the
+/// label's threshold. Thresholds are tuned for F1 on dev data and can sit far below
+/// even odds for rare labels; a reader is shown only what the (calibrated) classifier
+/// finds more likely than not.
+pub const MIN_PROBABILITY: f32 = 0.5;
 
 /// A label on a clause.
 #[derive(Debug, Clone, PartialEq, Serialize)]
