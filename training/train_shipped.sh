@@ -13,14 +13,20 @@ bin=${TERMSCORE_BIN:-target/release/termscore}
 [ -x "$bin" ] || cargo build --release --quiet
 python3 training/prepare_data.py
 d=.cache/data
-"$bin" train --seed 17 ${TRAIN_FLAGS:---threads 1 --attn-dim 64 --epochs 6 --patience 2 --lr 1e-3 --lexical-epochs 4 --lexical-lr-scale 10} \
-  --data $d/cuad.train.jsonl $d/claudette.train.jsonl $d/acord.train.jsonl \
-         $d/creator_ip.train.jsonl $d/ai_terms.train.jsonl \
-         $d/creator_ip_more.train.jsonl $d/ai_terms_more.train.jsonl \
-  --dev $d/cuad.dev.jsonl $d/claudette.dev.jsonl \
-        $d/creator_ip.dev.jsonl $d/ai_terms.dev.jsonl \
-        $d/creator_ip_more.dev.jsonl $d/ai_terms_more.dev.jsonl \
+# The project's annotation files are found by name, so a new *.train.jsonl in
+# data/annotations/ is trained on (and 15% of it tuned on) without editing this script.
+ann_train=$(ls $d/*.train.jsonl | grep -v -e cuad -e claudette -e acord)
+ann_dev=$(ls $d/*.dev.jsonl | grep -v -e cuad -e claudette)
+"$bin" train --seed 17 ${TRAIN_FLAGS:---threads 2 --attn-dim 64 --epochs 6 --patience 2 --lr 1e-3} \
+  --data $d/cuad.train.jsonl $d/claudette.train.jsonl $d/acord.train.jsonl $ann_train \
+  --dev $d/cuad.dev.jsonl $d/claudette.dev.jsonl $ann_dev \
   --out "$out"
+# CUAD is reported twice: over every label in the test contracts, and over the labels
+# with at least 5 test positives (the protocol of the baselines in training/results/).
 "$bin" eval --model "$out" --data $d/cuad.test.jsonl --card "CUAD test contracts"
+"$bin" eval --model "$out" --data $d/cuad.test.jsonl --min-support 5 \
+  --card "CUAD test contracts, labels with at least 5 positives"
 "$bin" eval --model "$out" --data $d/claudette.test.jsonl --card "CLAUDETTE test documents"
 "$bin" eval --model "$out" --data $d/annotations.test.jsonl --card "Project annotations, test part"
+# The card's closing section (status against the targets, ablations) is written by hand
+# from these figures after a run.
