@@ -13,6 +13,7 @@
 //! of all windows are returned together and the embedding is their token-weighted mean.
 
 pub mod bert;
+pub mod kernels;
 pub mod resolve;
 
 use std::path::{Path, PathBuf};
