@@ -2,11 +2,12 @@
 //! embeddings, batched and run in parallel on the CPU.
 //!
 //! Threads: this layer owns them. [`Encoder`] holds one rayon pool of `threads`
-//! workers; each worker runs a whole batch with candle single-threaded (candle's
-//! matmul reads `RAYON_NUM_THREADS` and its element-wise pool `CANDLE_NUM_THREADS`,
-//! so the encoder sets both to 1 when it loads). On two cores, two batches side by side
-//! beat one batch on two threads because small matrices split badly. Texts are
-//! tokenized serially inside the workers, so the tokenizer's own parallelism is unused.
+//! workers; each worker runs a whole batch on its own thread: the f32 products call
+//! `gemm` single-threaded, and the int8 products go through candle, whose matmul reads
+//! `RAYON_NUM_THREADS` and whose element-wise pool reads `CANDLE_NUM_THREADS`, so the
+//! encoder sets both to 1 when it loads. On two cores, two batches side by side beat
+//! one batch on two threads because small matrices split badly. Texts are tokenized
+//! serially inside the workers, so the tokenizer's own parallelism is unused.
 //!
 //! Long inputs are never cut: a text over `max_window` tokens is split into consecutive
 //! windows of at most `max_window` tokens, each framed by `[CLS]`/`[SEP]`; token states
