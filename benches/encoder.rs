@@ -79,11 +79,13 @@ fn child(precision: &str, threads: usize) {
         std::process::exit(2)
     });
     let precision_v = if precision == "int8" { Precision::Int8 } else { Precision::F32 };
-    let encoder = Encoder::load(
-        &resolved,
-        EncoderOptions { precision: precision_v, threads, ..EncoderOptions::default() },
-    )
-    .unwrap_or_else(|e| {
+    let mut opts = EncoderOptions { precision: precision_v, threads, ..EncoderOptions::default() };
+    if let Some(tokens) =
+        std::env::var("TERMSCORE_BENCH_BATCH_TOKENS").ok().and_then(|v| v.parse().ok())
+    {
+        opts.batch_tokens = tokens;
+    }
+    let encoder = Encoder::load(&resolved, opts).unwrap_or_else(|e| {
         eprintln!("error: {e}");
         std::process::exit(2)
     });
