@@ -8,8 +8,10 @@
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Result, Tensor, D};
-use candle_nn::{Embedding, LayerNorm, VarBuilder};
+use candle_nn::VarBuilder;
 use serde::Deserialize;
+
+use super::kernels::{self, MatRef, NormParams};
 
 /// The fields of a Hugging Face `config.json` this encoder needs.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -51,30 +53,34 @@ pub enum Precision {
     Int8,
 }
 
-/// A dense layer `x W^T + b`, in f32 or quantised form.
+/// A dense layer `x W^T + b`, in f32 or quantised form. The product and the bias are
+/// applied apart: the bias goes in with the fused kernel that follows each product.
 #[derive(Debug, Clone)]
 struct Dense {
     weight: DenseWeight,
-    bias: Tensor,
+    bias: Vec<f32>,
+    in_dim: usize,
+    out_dim: usize,
 }
 
 #[derive(Debug, Clone)]
 enum DenseWeight {
-    /// Stored transposed (`[in, out]`, contiguous) so the product needs no copy.
-    F32(Tensor),
+    /// Stored transposed (`[in, out]`, row-major) so the product reads it row by row.
+    F32(Vec<f32>),
     Quantized(QMatMul),
 }
 
 impl Dense {
     fn new(weight: Tensor, bias: Tensor, precision: Precision) -> Result<Self> {
+        let (out_dim, in_dim) = weight.dims2()?;
         let weight = match precision {
-            Precision::F32 => DenseWeight::F32(weight.t()?.contiguous()?),
+            Precision::F32 => DenseWeight::F32(weight.t()?.flatten_all()?.to_vec1()?),
             Precision::Int8 => DenseWeight::Quantized(QMatMul::from_qtensor(QTensor::quantize(
                 &weight,
                 GgmlDType::Q8_0,
             )?)?),
         };
-        Ok(Self { weight, bias })
+        Ok(Self { weight, bias: bias.to_vec1()?, in_dim, out_dim })
     }
 
     fn load(vb: VarBuilder, in_dim: usize, out_dim: usize, precision: Precision) -> Result<Self> {
@@ -83,59 +89,116 @@ impl Dense {
         Self::new(weight, bias, precision)
     }
 
-    /// `xs` is `[tokens, in]`.
-    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let ys = match &self.weight {
-            DenseWeight::F32(w) => xs.matmul(w)?,
-            DenseWeight::Quantized(q) => q.forward(xs)?,
-        };
-        ys.broadcast_add(&self.bias)
+    /// `out = xs W^T`, or `out += xs W^T` when `accumulate`, for `xs` `[rows, in]` and
+    /// `out` `[rows, out]`, both row-major. The bias is not added.
+    fn product(&self, xs: &[f32], out: &mut [f32], accumulate: bool) -> Result<()> {
+        let rows = xs.len() / self.in_dim;
+        let out = &mut out[..rows * self.out_dim];
+        match &self.weight {
+            DenseWeight::F32(w) => kernels::matmul(
+                out,
+                self.out_dim,
+                MatRef::dense(xs, rows, self.in_dim),
+                MatRef::dense(w, self.in_dim, self.out_dim),
+                1.0,
+                accumulate,
+            ),
+            DenseWeight::Quantized(q) => {
+                let xs = Tensor::from_slice(xs, (rows, self.in_dim), &Device::Cpu)?;
+                let ys = q.forward(&xs)?.flatten_all()?.to_vec1::<f32>()?;
+                if accumulate {
+                    out.iter_mut().zip(&ys).for_each(|(o, y)| *o += y);
+                } else {
+                    out.copy_from_slice(&ys);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
+fn layer_norm(vb: VarBuilder, size: usize, eps: f64) -> Result<NormParams> {
+    Ok(NormParams {
+        gamma: vb.get(size, "weight")?.to_vec1()?,
+        beta: vb.get(size, "bias")?.to_vec1()?,
+        eps: eps as f32,
+    })
+}
+
 struct Embeddings {
-    word: Embedding,
-    position: Embedding,
-    token_type: Embedding,
-    norm: LayerNorm,
+    /// `[vocab, hidden]` and `[max_positions, hidden]`, row-major.
+    word: Vec<f32>,
+    position: Vec<f32>,
+    /// The row of token type 0, the only type used; added as a bias before the norm.
+    token_type: Vec<f32>,
+    norm: NormParams,
+    hidden: usize,
 }
 
 impl Embeddings {
     fn load(vb: VarBuilder, cfg: &BertConfig) -> Result<Self> {
         let h = cfg.hidden_size;
+        let table = |name: &str, rows: usize| -> Result<Vec<f32>> {
+            vb.pp(name).get((rows, h), "weight")?.flatten_all()?.to_vec1()
+        };
+        let token_types = table("token_type_embeddings", cfg.type_vocab_size)?;
         Ok(Self {
-            word: candle_nn::embedding(cfg.vocab_size, h, vb.pp("word_embeddings"))?,
-            position: candle_nn::embedding(
-                cfg.max_position_embeddings,
-                h,
-                vb.pp("position_embeddings"),
-            )?,
-            token_type: candle_nn::embedding(
-                cfg.type_vocab_size,
-                h,
-                vb.pp("token_type_embeddings"),
-            )?,
-            norm: candle_nn::layer_norm(h, cfg.layer_norm_eps, vb.pp("LayerNorm"))?,
+            word: table("word_embeddings", cfg.vocab_size)?,
+            position: table("position_embeddings", cfg.max_position_embeddings)?,
+            token_type: token_types[..h].to_vec(),
+            norm: layer_norm(vb.pp("LayerNorm"), h, cfg.layer_norm_eps)?,
+            hidden: h,
         })
     }
 
-    /// `ids` and `positions` are `[tokens]` (u32); all token types are 0.
-    fn forward(&self, ids: &Tensor, positions: &Tensor) -> Result<Tensor> {
-        let words = self.word.forward(ids)?;
-        let pos = self.position.forward(positions)?;
-        let types = self.token_type.embeddings().get(0)?;
-        let xs = words.add(&pos)?.broadcast_add(&types)?;
-        self.norm.forward(&xs)
+    /// Normalised word + position + type embeddings of packed sequences, `[tokens, hidden]`.
+    fn forward(&self, ids: &[u32], lens: &[usize]) -> Result<Vec<f32>> {
+        let h = self.hidden;
+        let (vocab, max_len) = (self.word.len() / h, self.position.len() / h);
+        let mut xs = Vec::with_capacity(ids.len() * h);
+        let mut ids = ids.iter();
+        for &len in lens {
+            if len > max_len {
+                candle_core::bail!("sequence of {len} tokens exceeds {max_len} positions");
+            }
+            for (pos, &id) in ids.by_ref().take(len).enumerate() {
+                let id = id as usize;
+                if id >= vocab {
+                    candle_core::bail!("token id {id} outside the vocabulary of {vocab}");
+                }
+                let word = &self.word[id * h..(id + 1) * h];
+                let position = &self.position[pos * h..(pos + 1) * h];
+                xs.extend(word.iter().zip(position).map(|(w, p)| w + p));
+            }
+        }
+        kernels::bias_layer_norm(&mut xs, &self.token_type, &self.norm);
+        Ok(xs)
     }
+}
+
+/// Buffers a batch reuses from layer to layer.
+#[derive(Default)]
+struct Scratch {
+    qkv: Vec<f32>,
+    context: Vec<f32>,
+    intermediate: Vec<f32>,
+    scores: Vec<f32>,
+}
+
+fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+    &mut buf[..len]
 }
 
 struct Layer {
     qkv: Dense,
     attn_out: Dense,
-    attn_norm: LayerNorm,
+    attn_norm: NormParams,
     intermediate: Dense,
     output: Dense,
-    out_norm: LayerNorm,
+    out_norm: NormParams,
     heads: usize,
     head_dim: usize,
 }
@@ -143,6 +206,7 @@ struct Layer {
 impl Layer {
     fn load(vb: VarBuilder, cfg: &BertConfig, precision: Precision) -> Result<Self> {
         let h = cfg.hidden_size;
+        let eps = cfg.layer_norm_eps;
         let att = vb.pp("attention");
         let sa = att.pp("self");
         // Query, key and value share one product: concatenate their weights once at load.
@@ -155,11 +219,7 @@ impl Layer {
         Ok(Self {
             qkv,
             attn_out: Dense::load(att.pp("output").pp("dense"), h, h, precision)?,
-            attn_norm: candle_nn::layer_norm(
-                h,
-                cfg.layer_norm_eps,
-                att.pp("output").pp("LayerNorm"),
-            )?,
+            attn_norm: layer_norm(att.pp("output").pp("LayerNorm"), h, eps)?,
             intermediate: Dense::load(
                 vb.pp("intermediate").pp("dense"),
                 h,
@@ -167,51 +227,68 @@ impl Layer {
                 precision,
             )?,
             output: Dense::load(vb.pp("output").pp("dense"), cfg.intermediate_size, h, precision)?,
-            out_norm: candle_nn::layer_norm(
-                h,
-                cfg.layer_norm_eps,
-                vb.pp("output").pp("LayerNorm"),
-            )?,
+            out_norm: layer_norm(vb.pp("output").pp("LayerNorm"), h, eps)?,
             heads: cfg.num_attention_heads,
             head_dim: h / cfg.num_attention_heads,
         })
     }
 
-    /// `xs` is `[tokens, hidden]` holding the packed sequences whose lengths are `lens`.
-    fn forward(&self, xs: &Tensor, lens: &[usize]) -> Result<Tensor> {
+    /// Updates `xs`, `[tokens, hidden]` holding the packed sequences whose lengths are
+    /// `lens`, in place.
+    fn forward(&self, xs: &mut [f32], lens: &[usize], scratch: &mut Scratch) -> Result<()> {
         let hidden = self.heads * self.head_dim;
-        let qkv = self.qkv.forward(xs)?;
-        let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let mut contexts = Vec::with_capacity(lens.len());
+        let tokens = xs.len() / hidden;
+        let qkv = sized(&mut scratch.qkv, tokens * 3 * hidden);
+        self.qkv.product(xs, qkv, false)?;
+        kernels::add_bias(qkv, &self.qkv.bias);
+        let context = sized(&mut scratch.context, tokens * hidden);
+        self.attention(qkv, lens, context, &mut scratch.scores);
+        // The residual stream takes the product on top of itself; bias and norm follow.
+        self.attn_out.product(context, xs, true)?;
+        kernels::bias_layer_norm(xs, &self.attn_out.bias, &self.attn_norm);
+        let inner = sized(&mut scratch.intermediate, tokens * self.intermediate.out_dim);
+        self.intermediate.product(xs, inner, false)?;
+        kernels::bias_gelu(inner, &self.intermediate.bias);
+        self.output.product(inner, xs, true)?;
+        kernels::bias_layer_norm(xs, &self.output.bias, &self.out_norm);
+        Ok(())
+    }
+
+    /// Self-attention of each packed sequence, head by head: the heads are read in place
+    /// from the `[tokens, 3 * hidden]` query/key/value rows and written in place into
+    /// the `[tokens, hidden]` context rows.
+    fn attention(&self, qkv: &[f32], lens: &[usize], context: &mut [f32], scores: &mut Vec<f32>) {
+        let (d, hidden) = (self.head_dim, self.heads * self.head_dim);
+        let scale = 1.0 / (d as f32).sqrt();
         let mut start = 0;
         for &len in lens {
-            // [len, 3 * hidden] -> [3, heads, len, head_dim]
-            let seq = qkv
-                .narrow(0, start, len)?
-                .reshape((len, 3, self.heads, self.head_dim))?
-                .permute((1, 2, 0, 3))?;
-            let q = (seq.get(0)?.contiguous()? * scale)?;
-            let k = seq.get(1)?.contiguous()?;
-            let v = seq.get(2)?.contiguous()?;
-            let weights = candle_nn::ops::softmax_last_dim(&q.matmul(&k.t()?)?)?;
-            let ctx = weights.matmul(&v)?.transpose(0, 1)?.reshape((len, hidden))?;
-            contexts.push(ctx);
+            let rows = &qkv[start * 3 * hidden..(start + len) * 3 * hidden];
+            let scores = sized(scores, len * len);
+            for head in 0..self.heads {
+                // part 0: queries, 1: keys, 2: values.
+                let view = |part: usize| MatRef {
+                    data: &rows[part * hidden + head * d..],
+                    rows: len,
+                    cols: d,
+                    row_stride: 3 * hidden,
+                    col_stride: 1,
+                };
+                kernels::matmul(scores, len, view(0), view(1).t(), scale, false);
+                kernels::softmax_rows(scores, len);
+                let out = &mut context[start * hidden + head * d..];
+                kernels::matmul(out, hidden, MatRef::dense(scores, len, len), view(2), 1.0, false);
+            }
             start += len;
         }
-        let ctx = Tensor::cat(&contexts, 0)?;
-        let xs = self.attn_norm.forward(&(self.attn_out.forward(&ctx)? + xs)?)?;
-        let inner = self.intermediate.forward(&xs)?.gelu_erf()?;
-        self.out_norm.forward(&(self.output.forward(&inner)? + xs)?)
     }
 }
 
-/// The encoder stack without the pooler.
+/// The encoder stack without the pooler. It runs on the CPU, on the calling thread.
 pub struct BertModel {
     embeddings: Embeddings,
     layers: Vec<Layer>,
     pub config: BertConfig,
     pub precision: Precision,
-    device: Device,
 }
 
 impl BertModel {
@@ -231,28 +308,23 @@ impl BertModel {
         let layers = (0..config.num_hidden_layers)
             .map(|i| Layer::load(vb.pp(format!("encoder.layer.{i}")), config, precision))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self {
-            embeddings,
-            layers,
-            config: config.clone(),
-            precision,
-            device: vb.device().clone(),
-        })
+        Ok(Self { embeddings, layers, config: config.clone(), precision })
     }
 
     /// Runs packed sequences (each already framed with `[CLS]`/`[SEP]` and no longer
     /// than `max_position_embeddings`) and returns the last hidden states
     /// `[sum(lens), hidden]`, in the same packed order.
     pub fn forward_packed(&self, ids: &[u32], lens: &[usize]) -> Result<Tensor> {
-        let positions: Vec<u32> = lens.iter().flat_map(|&l| 0..l as u32).collect();
-        let n = ids.len();
-        let ids = Tensor::from_slice(ids, n, &self.device)?;
-        let positions = Tensor::from_slice(&positions, n, &self.device)?;
-        let mut xs = self.embeddings.forward(&ids, &positions)?;
-        for layer in &self.layers {
-            xs = layer.forward(&xs, lens)?;
+        let tokens: usize = lens.iter().sum();
+        if tokens != ids.len() {
+            candle_core::bail!("{} token ids for sequences of {tokens} tokens", ids.len());
         }
-        Ok(xs)
+        let mut xs = self.embeddings.forward(ids, lens)?;
+        let mut scratch = Scratch::default();
+        for layer in &self.layers {
+            layer.forward(&mut xs, lens, &mut scratch)?;
+        }
+        Tensor::from_vec(xs, (tokens, self.config.hidden_size), &Device::Cpu)
     }
 
     pub fn hidden_size(&self) -> usize {

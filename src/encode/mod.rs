@@ -2,17 +2,19 @@
 //! embeddings, batched and run in parallel on the CPU.
 //!
 //! Threads: this layer owns them. [`Encoder`] holds one rayon pool of `threads`
-//! workers; each worker runs a whole batch with candle single-threaded (candle's
-//! matmul reads `RAYON_NUM_THREADS` and its element-wise pool `CANDLE_NUM_THREADS`,
-//! so the encoder sets both to 1 when it loads). On two cores, two batches side by side
-//! beat one batch on two threads because small matrices split badly. Texts are
-//! tokenized serially inside the workers, so the tokenizer's own parallelism is unused.
+//! workers; each worker runs a whole batch on its own thread: the f32 products call
+//! `gemm` single-threaded, and the int8 products go through candle, whose matmul reads
+//! `RAYON_NUM_THREADS` and whose element-wise pool reads `CANDLE_NUM_THREADS`, so the
+//! encoder sets both to 1 when it loads. On two cores, two batches side by side beat
+//! one batch on two threads because small matrices split badly. Texts are tokenized
+//! serially inside the workers, so the tokenizer's own parallelism is unused.
 //!
 //! Long inputs are never cut: a text over `max_window` tokens is split into consecutive
 //! windows of at most `max_window` tokens, each framed by `[CLS]`/`[SEP]`; token states
 //! of all windows are returned together and the embedding is their token-weighted mean.
 
 pub mod bert;
+pub mod kernels;
 pub mod resolve;
 
 use std::path::{Path, PathBuf};
@@ -30,7 +32,10 @@ pub use resolve::{ModelSource, ResolvedModel};
 /// Longest window the encoder runs, in tokens including `[CLS]` and `[SEP]`.
 pub const DEFAULT_MAX_WINDOW: usize = 256;
 /// Tokens per batch: sequences are grouped by length until their sum reaches this.
-pub const DEFAULT_BATCH_TOKENS: usize = 4096;
+/// Small enough that a batch's buffers (the widest, `[tokens, intermediate]`, is 6 MiB
+/// for MiniLM) stay in cache while two batches run side by side: on the 2-core
+/// benchmark machine 1,024 tokens ran 112 clauses/s against 85 at 4,096 (docs/benchmarks.md).
+pub const DEFAULT_BATCH_TOKENS: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
