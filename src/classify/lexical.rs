@@ -65,10 +65,11 @@ pub const NEGATION_SCOPE: usize = 12;
 /// Prefix of a term inside a negation.
 pub const NEGATED: char = '¬';
 
-fn opens_negation(word: &str) -> bool {
+/// Whether a whitespace-separated word (its tokens given) opens a negation.
+fn opens_negation(word: &str, word_tokens: &[String]) -> bool {
     word.ends_with("n't")
         || word.ends_with("n’t")
-        || tokens(word).iter().any(|t| NEGATION_CUES.contains(&t.as_str()))
+        || word_tokens.iter().any(|t| NEGATION_CUES.contains(&t.as_str()))
 }
 
 fn ends_sentence(word: &str) -> bool {
@@ -89,7 +90,8 @@ pub fn term_counts(text: &str) -> HashMap<String, u32> {
     let mut negation_left = 0usize;
     for word in lower.split_whitespace() {
         let mark = if negation_left > 0 { NEGATED.to_string() } else { String::new() };
-        toks.extend(tokens(word).into_iter().map(|t| format!("{mark}{t}")));
+        let word_tokens = tokens(word);
+        toks.extend(word_tokens.iter().map(|t| format!("{mark}{t}")));
         let padded: Vec<char> =
             std::iter::once(' ').chain(word.chars()).chain(std::iter::once(' ')).collect();
         for n in 3..=5 {
@@ -104,7 +106,7 @@ pub fn term_counts(text: &str) -> HashMap<String, u32> {
         negation_left = negation_left.saturating_sub(1);
         if ends_sentence(word) {
             negation_left = 0;
-        } else if opens_negation(word) {
+        } else if opens_negation(word, &word_tokens) {
             negation_left = NEGATION_SCOPE;
         }
     }
