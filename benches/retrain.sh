@@ -7,6 +7,7 @@
 # "New" clauses are 50 lines of the project's annotations with a section number put in
 # front, so their text is new to the encoder cache and the encoder really runs on them.
 # The full run uses the cache in .cache/states (cold: pass --cold to use an empty one).
+# Continuing a model with tuned encoder layers trains those layers too, on the new clauses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${TERMSCORE_BIN:-target/release/termscore}
@@ -38,7 +39,9 @@ if [ "${1:-}" = "--full" ] || [ "${2:-}" = "--full" ]; then
   [ "${1:-}" = "--cold" ] || [ "${2:-}" = "--cold" ] && cache="$work/cache"
   echo "== full training run (cache: $cache)"
   start=$(date +%s.%N)
+  # The shipped model's settings (training/train_shipped.sh): two tuned encoder layers.
   "$bin" train --cache "$cache" --data "$data"/*.train.jsonl --dev "$data"/*.dev.jsonl \
+    --threads 2 --attn-dim 64 --epochs 6 --patience 2 --lr 1e-3 --tune-layers 2 \
     --out "$work/full" 2>&1 | grep -E "encoded|epoch|wrote"
   end=$(date +%s.%N)
   printf 'full: %.1f s wall\n' "$(python3 -c "print($end - $start)")"

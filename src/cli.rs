@@ -151,6 +151,14 @@ pub struct TrainArgs {
     /// Which models to train and mix: both, or one alone (to measure what each adds)
     #[arg(long, value_enum, default_value_t = ComponentsArg::Both)]
     pub components: ComponentsArg,
+    /// Fine-tune the encoder's top N layers under the head, over cached outputs of the
+    /// layers below (0: the encoder stays frozen). Continuing from a model with tuned
+    /// layers keeps its number
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub tune_layers: usize,
+    /// Learning rate of the tuned encoder layers
+    #[arg(long, default_value_t = 5e-5)]
+    pub tune_lr: f64,
     /// Cache folder for encoder outputs
     #[arg(long, default_value = ".cache/states", value_name = "DIR")]
     pub cache: PathBuf,
@@ -222,6 +230,10 @@ pub struct CacheArgs {
     /// Cache folder for encoder outputs
     #[arg(long, default_value = ".cache/states", value_name = "DIR")]
     pub cache: PathBuf,
+    /// Store the input of the top N layers, what `train --tune-layers N` reads (0: the
+    /// last layer's output, what a model with a frozen encoder reads)
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub tune_layers: usize,
     #[command(flatten)]
     pub encoder: EncoderArgs,
 }

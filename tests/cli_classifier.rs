@@ -23,6 +23,19 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `termscore eval --format json` of a model on a labelled file, parsed.
+fn eval_json(model: &Path, data: &Path, cache: &Path) -> serde_json::Value {
+    let o = run(bin()
+        .args(["eval", "--format", "json", "--model"])
+        .arg(model)
+        .arg("--data")
+        .arg(data)
+        .arg("--cache")
+        .arg(cache));
+    assert!(o.status.success(), "eval failed: {}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).unwrap()
+}
+
 /// A small labelled file cut from the project's own annotations: `n` examples with
 /// each of two labels and `n` without either.
 fn small_training_file(dir: &Path, name: &str, skip: usize, n: usize) -> PathBuf {
@@ -112,15 +125,7 @@ fn train_is_deterministic_for_a_seed_and_eval_reads_back_the_model() {
     assert_eq!(continued["head"], meta["head"]);
 
     // eval --format json on the training file: the keys are the documented ones.
-    let o = run(bin()
-        .args(["eval", "--format", "json", "--model"])
-        .arg(tmp.path().join("a"))
-        .arg("--data")
-        .arg(&train)
-        .arg("--cache")
-        .arg(&cache));
-    assert!(o.status.success(), "{}", stderr(&o));
-    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let report = eval_json(&tmp.path().join("a"), &train, &cache);
     for key in ["micro_f1", "macro_f1", "per_label"] {
         assert!(report.get(key).is_some(), "missing {key}");
     }
@@ -251,4 +256,85 @@ fn classify_prints_one_line_per_input_in_order() {
     let lines: Vec<&str> = std::str::from_utf8(&o.stdout).unwrap().lines().collect();
     assert_eq!(lines.len(), 2);
     assert!(lines[0].contains("governing_law") && lines[1].contains("ai_training_prohibited"));
+}
+
+#[test]
+fn fine_tuned_top_layers_train_deterministically_and_ship_with_the_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let train = small_training_file(tmp.path(), "train.jsonl", 0, 12);
+    let dev = small_training_file(tmp.path(), "dev.jsonl", 12, 5);
+    let cache = tmp.path().join("cache");
+    let train_to = |out: &str, threads: &str| {
+        let o = run(bin()
+            .args(["train", "--tune-layers", "2", "--epochs", "2", "--seed", "5", "--data"])
+            .arg(&train)
+            .arg("--dev")
+            .arg(&dev)
+            .args(["--threads", threads, "--cache"])
+            .arg(&cache)
+            .arg("--out")
+            .arg(tmp.path().join(out)));
+        assert!(o.status.success(), "train failed: {}", stderr(&o));
+    };
+    train_to("one", "1");
+    train_to("two", "2");
+    let weights = |m: &str| std::fs::read(tmp.path().join(m).join("head.safetensors")).unwrap();
+    assert!(weights("one") == weights("two"), "the thread count changed the trained model");
+
+    // The model records and carries its two tuned layers, and they moved in training.
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("one/classifier.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["tuned"]["from_layer"], 4);
+    assert_eq!(meta["tuned"]["layers"], 2);
+    let tensors = candle_core::safetensors::load(
+        tmp.path().join("one/head.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let encoder = candle_core::safetensors::load(
+        root().join("models/all-MiniLM-L6-v2/model.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let tuned = tensors["tuned.1.out_b"]
+        .to_dtype(candle_core::DType::F32)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let base = encoder
+        .iter()
+        .find(|(n, _)| n.ends_with("encoder.layer.5.output.dense.bias"))
+        .map(|(_, t)| t.to_dtype(candle_core::DType::F32).unwrap().to_vec1::<f32>().unwrap())
+        .expect("the encoder has a sixth layer");
+    assert_eq!(tuned.len(), base.len());
+    let moved = tuned.iter().zip(&base).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(moved > 1e-5, "the tuned layer is still the encoder's ({moved})");
+    // Its cache holds the states of the four frozen layers, and only those.
+    let dirs: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(dirs.len() == 1 && dirs[0].ends_with("-layer4"), "{dirs:?}");
+
+    // The saved model predicts what it learned, through eval and classify alike.
+    let report = eval_json(&tmp.path().join("one"), &train, &cache);
+    assert!(report["macro_f1"].as_f64().unwrap() > 0.6, "{report}");
+    let line = std::fs::read_to_string(&train).unwrap().lines().next().unwrap().to_string();
+    let mut child = bin()
+        .args(["classify", "--format", "jsonl", "--model"])
+        .arg(tmp.path().join("one"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(format!("{line}\n").as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let gold: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(out["labels"], gold["labels"], "{out}");
 }

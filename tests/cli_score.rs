@@ -129,6 +129,12 @@ fn protective_contract_has_no_ai_grant_and_reports_its_protections() {
         !flags.iter().any(|f| f == "ai_training_permitted" || f == "work_made_for_hire"),
         "{flags:?}"
     );
+    // Near-misses a careful reader would not flag (data/examples/EXPECTED.md): the ban on
+    // derivative works (2.3), "for no other purpose" (2.2), and the licensor's own right
+    // to terminate for a breach of the AI restrictions (9.2).
+    for wrong in ["derivative_works", "license_broad_purpose", "unilateral_termination"] {
+        assert!(!flags.iter().any(|f| f == wrong), "{wrong} flagged: {flags:?}");
+    }
     let found: Vec<&str> = protective["protections"]
         .as_array()
         .unwrap()

@@ -234,3 +234,30 @@ fn bad_model_folders_name_what_is_missing() {
     let err = resolve::resolve_spec("hf:not a repo", Origin::Flag).unwrap_err().to_string();
     assert!(err.contains("not a hub id"), "{err}");
 }
+
+#[test]
+fn tuned_layers_copied_from_the_encoder_reproduce_its_top_layers() {
+    let _guard = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    let encoder = load(Precision::F32, 2);
+    let reference = reference();
+    let texts: Vec<&str> = reference.texts.iter().take(12).map(String::as_str).collect();
+    let full = encoder.first_window_states(&texts).unwrap();
+    let lower = encoder.first_window_states_at(&texts, 4).unwrap();
+    let top = termscore::classify::tuned::TunedLayers::from_encoder(encoder.model(), 4).unwrap();
+    assert_eq!(top.layers.len(), 2);
+    let inputs: Vec<Vec<f32>> =
+        lower.iter().map(|s| s.states.flatten_all().unwrap().to_vec1().unwrap()).collect();
+    // A small token budget makes several batches, as a dev set does.
+    let outputs = top.transform(&inputs, 64);
+    let mut worst = 0f32;
+    for (want, got) in full.iter().zip(&outputs) {
+        let want: Vec<f32> = want.states.flatten_all().unwrap().to_vec1().unwrap();
+        assert_eq!(want.len(), got.len());
+        worst = want.iter().zip(got).fold(worst, |m, (a, b)| m.max((a - b).abs()));
+    }
+    assert!(worst < 2e-4, "tuned copy differs from the encoder by up to {worst}");
+    // The states after four layers are not the last layer's: the copy did the work.
+    let (a, b) = (&lower[0].states, &full[0].states);
+    let gap = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    assert!(gap > 0.5, "layer-4 states equal the output ({gap})");
+}

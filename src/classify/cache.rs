@@ -2,7 +2,9 @@
 //! evaluation run the encoder once per distinct text, ever. Only the first window
 //! (256 tokens) of a text is stored: the classifier head reads no further.
 //!
-//! Layout: `<root>/<first 16 hex of the encoder's sha256>/shard-<first key>-<n>.safetensors`.
+//! Layout: `<root>/<first 16 hex of the encoder's sha256>/shard-<first key>-<n>.safetensors`
+//! for the encoder's last layer; `<root>/<16 hex>-layer<k>/...` for the states after its
+//! first `k` layers (the input of a classifier that fine-tunes the layers above `k`).
 //! Each shard holds `states` (`[tokens, hidden]`, f16) and `offsets` (`[texts + 1]`,
 //! u32), and `keys` (`[texts, 20]`, u8: the sha256 prefix of each text). A
 //! shard is written to a temporary name and renamed, so an interrupted run loses at
@@ -41,6 +43,8 @@ pub fn text_key(text: &str) -> String {
 /// Token states of many texts, f16 in memory.
 pub struct StateCache {
     dir: PathBuf,
+    /// Encoder layers the stored states have passed through (`None`: all of them).
+    layers: Option<usize>,
     index: HashMap<String, (usize, usize)>,
     shards: Vec<Shard>,
 }
@@ -53,7 +57,21 @@ struct Shard {
 impl StateCache {
     /// Opens (or creates) the cache for the encoder whose weights hash is `encoder_sha256`.
     pub fn open(root: &Path, encoder_sha256: &str) -> Result<Self, CacheError> {
-        let dir = root.join(&encoder_sha256[..16.min(encoder_sha256.len())]);
+        Self::open_at(root, encoder_sha256, None)
+    }
+
+    /// Opens (or creates) the cache of the states after the encoder's first `layers`
+    /// layers; `None` means the last layer, as [`Self::open`].
+    pub fn open_at(
+        root: &Path,
+        encoder_sha256: &str,
+        layers: Option<usize>,
+    ) -> Result<Self, CacheError> {
+        let short = &encoder_sha256[..16.min(encoder_sha256.len())];
+        let dir = match layers {
+            None => root.join(short),
+            Some(k) => root.join(format!("{short}-layer{k}")),
+        };
         std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
         let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map_err(|e| io_err(&dir, e))?
@@ -84,7 +102,12 @@ impl StateCache {
             }
             shards.push(Shard { path, loaded: None });
         }
-        Ok(Self { dir, index, shards })
+        Ok(Self { dir, layers, index, shards })
+    }
+
+    /// Encoder layers the stored states have passed through (`None`: all of them).
+    pub fn layers(&self) -> Option<usize> {
+        self.layers
     }
 
     pub fn len(&self) -> usize {
@@ -121,7 +144,10 @@ impl StateCache {
         let mut done = 0;
         progress(done, total);
         for part in todo.chunks(chunk.max(1)) {
-            let states = encoder.first_window_states(part)?;
+            let states = match self.layers {
+                None => encoder.first_window_states(part)?,
+                Some(k) => encoder.first_window_states_at(part, k)?,
+            };
             let mut offsets = vec![0u32];
             let mut tensors = Vec::with_capacity(part.len());
             for s in states {

@@ -54,7 +54,7 @@ pub fn training_card(
          least two training texts, character 3- to 5-grams inside words seen in at least \
          three; terms inside a negation kept apart), solved to convergence with L-BFGS \
          (C = {}); (2) a head over the token \
-         states of the frozen encoder `{}` (weights sha256 `{}`): label-wise attention \
+         states of the encoder `{}` (weights sha256 `{}`): label-wise attention \
          (attention size {}) plus a linear layer over the mean-pooled embedding, trained with \
          AdamW and early stopping on dev. For each label with at least three dev positives a \
          logistic regression on the dev examples weighs the two logits, which also \
@@ -66,6 +66,21 @@ pub fn training_card(
         &m.encoder.sha256[..12.min(m.encoder.sha256.len())],
         m.head.attn_dim,
     );
+    if let Some(t) = &m.tuned {
+        let _ = writeln!(
+            s,
+            "The encoder is not frozen all the way up: its top {} layers (of {}) were \
+             fine-tuned with the head (AdamW, learning rate {}, gradients clipped to norm 1), \
+             over cached outputs of its first {} layers, and ship in `head.safetensors` \
+             (`tuned.*`). At prediction time the encoder runs its first {} layers and the \
+             tuned layers run above them.\n",
+            t.layers,
+            t.from_layer + t.layers,
+            m.training["options"]["tune_lr"].as_f64().unwrap_or(f64::NAN),
+            t.from_layer,
+            t.from_layer,
+        );
+    }
     s.push_str(ATTRIBUTION);
     let _ = writeln!(s, "## Training\n");
     let _ = writeln!(s, "| file | examples | labels annotated |\n|---|---|---|");

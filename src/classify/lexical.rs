@@ -7,8 +7,8 @@
 //!   inflections and spellings a word vocabulary splits ("licence", "licensed",
 //!   "sub-license") and numbering or punctuation habits of a clause type.
 //!
-//! Both kinds of term are marked when they fall inside a negation ("shall not ...",
-//! "nothing in this Agreement ..."; see [`term_counts`]).
+//! Both kinds of term also count a second time, marked, when they fall inside a negation
+//! ("shall not ...", "nothing in this Agreement ..."; see [`term_counts`]).
 //!
 //! Each block is sublinear TF-IDF (`1 + ln tf` times the smoothed idf), L2-normalised and
 //! scaled by `1/sqrt(2)`, so a clause's vector has unit length. The classifier fits a
@@ -76,22 +76,50 @@ fn ends_sentence(word: &str) -> bool {
     word.ends_with(['.', ';', ':', '!', '?'])
 }
 
+/// Byte ranges of `text` inside a negation: the words after a negation cue, up to the end
+/// of the sentence or [`NEGATION_SCOPE`] words, as [`term_counts`] marks them.
+pub fn negated_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut negation_left = 0usize;
+    for word in text.split_whitespace() {
+        let start = word.as_ptr() as usize - text.as_ptr() as usize;
+        if negation_left > 0 {
+            let range = start..start + word.len();
+            match out.last_mut() {
+                Some(last) if text[last.end..range.start].trim().is_empty() => last.end = range.end,
+                _ => out.push(range),
+            }
+        }
+        negation_left = negation_left.saturating_sub(1);
+        if ends_sentence(word) {
+            negation_left = 0;
+        } else if opens_negation(&word.to_lowercase(), &tokens(word)) {
+            negation_left = NEGATION_SCOPE;
+        }
+    }
+    out
+}
+
 /// Term keys of a text with their counts: `w:` words and word pairs, `c:` character
 /// n-grams.
 ///
-/// Terms inside a negation carry the prefix [`NEGATED`], so "shall not create derivative
-/// works" and "may create derivative works" share no word or character term after the
-/// cue: a linear model cannot tell them apart otherwise, and near-misses that deny a
-/// right are the commonest false alarm of a keyword model.
+/// A term inside a negation counts twice: as itself, and with the prefix [`NEGATED`].
+/// The plain term keeps what the words say about the clause type (a clause that limits
+/// the provider's right to "terminate" is still about termination); the marked term lets
+/// a linear model weigh "shall not create derivative works" apart from "may create
+/// derivative works", since near-misses that deny a right are the commonest false alarm
+/// of a keyword model. (Marking alone, which drops the plain term, scored lower on dev:
+/// it hid the clause type of negated unfair-terms clauses.)
 pub fn term_counts(text: &str) -> HashMap<String, u32> {
     let mut counts: HashMap<String, u32> = HashMap::new();
     let lower = text.to_lowercase();
-    let mut toks: Vec<String> = Vec::new();
+    let mut toks: Vec<(String, bool)> = Vec::new();
     let mut negation_left = 0usize;
     for word in lower.split_whitespace() {
-        let mark = if negation_left > 0 { NEGATED.to_string() } else { String::new() };
+        let negated = negation_left > 0;
+        let mark = if negated { NEGATED.to_string() } else { String::new() };
         let word_tokens = tokens(word);
-        toks.extend(word_tokens.iter().map(|t| format!("{mark}{t}")));
+        toks.extend(word_tokens.iter().map(|t| (t.clone(), negated)));
         let padded: Vec<char> =
             std::iter::once(' ').chain(word.chars()).chain(std::iter::once(' ')).collect();
         for n in 3..=5 {
@@ -100,6 +128,9 @@ pub fn term_counts(text: &str) -> HashMap<String, u32> {
             }
             for start in 0..=padded.len() - n {
                 let gram: String = padded[start..start + n].iter().collect();
+                if negated {
+                    *counts.entry(format!("c:{gram}")).or_default() += 1;
+                }
                 *counts.entry(format!("c:{mark}{gram}")).or_default() += 1;
             }
         }
@@ -110,10 +141,23 @@ pub fn term_counts(text: &str) -> HashMap<String, u32> {
             negation_left = NEGATION_SCOPE;
         }
     }
-    for (i, t) in toks.iter().enumerate() {
-        *counts.entry(format!("w:{t}")).or_default() += 1;
+    let show = |(t, negated): &(String, bool)| {
+        if *negated {
+            format!("{NEGATED}{t}")
+        } else {
+            t.clone()
+        }
+    };
+    for (i, tok) in toks.iter().enumerate() {
+        *counts.entry(format!("w:{}", show(tok))).or_default() += 1;
+        if tok.1 {
+            *counts.entry(format!("w:{}", tok.0)).or_default() += 1;
+        }
         if let Some(next) = toks.get(i + 1) {
-            *counts.entry(format!("w:{t} {next}")).or_default() += 1;
+            *counts.entry(format!("w:{} {}", show(tok), show(next))).or_default() += 1;
+            if tok.1 || next.1 {
+                *counts.entry(format!("w:{} {}", tok.0, next.0)).or_default() += 1;
+            }
         }
     }
     counts
@@ -247,8 +291,11 @@ mod tests {
             "Licensee shall not alter, retouch or create derivative works. It may crop.",
         );
         assert!(denied.contains_key("w:¬derivative ¬works") && denied.contains_key("w:¬alter"));
-        assert!(!denied.contains_key("w:derivative works"));
-        assert!(denied.contains_key("c:¬deriv") && !denied.contains_key("c:deriv"));
+        assert!(denied.contains_key("c:¬deriv"));
+        // Each negated term also counts as itself, once.
+        assert_eq!(denied.get("w:derivative works"), Some(&1));
+        assert_eq!(denied.get("w:alter"), Some(&1));
+        assert_eq!(denied.get("c:deriv"), Some(&1));
         // The cue itself and the next sentence are plain.
         assert!(denied.contains_key("w:not") && denied.contains_key("w:may crop"));
         let granted = term_counts("Licensee may create derivative works");
@@ -258,6 +305,17 @@ mod tests {
         let long = format!("no {} tail", "word ".repeat(NEGATION_SCOPE));
         assert!(term_counts(&long).contains_key("w:tail"));
         assert!(term_counts("it isn't licensed").contains_key("w:¬licensed"));
+    }
+
+    #[test]
+    fn negated_ranges_cover_the_words_a_cue_reaches() {
+        let text = "Licensee shall not alter or create derivative works. It may crop them.";
+        let ranges = negated_ranges(text);
+        let covered: Vec<&str> = ranges.iter().map(|r| &text[r.clone()]).collect();
+        assert_eq!(covered, ["alter or create derivative works."]);
+        assert!(negated_ranges("Licensee may create derivative works.").is_empty());
+        let text = "The Images are not works made for hire";
+        assert_eq!(negated_ranges(text), vec![text.find("works").unwrap()..text.len()]);
     }
 
     #[test]

@@ -5,8 +5,11 @@
 //! regression over the clause's TF-IDF features ([`super::linear`]) and the transformer
 //! head over its encoder token states ([`super::head`]). Their logits are mixed per label
 //! with weights fitted on dev data ([`Mix`]), which also calibrates the probabilities.
+//! A model may carry fine-tuned copies of the encoder's top layers ([`super::tuned`]):
+//! the encoder then runs only the layers below them, and the tuned layers run on top.
 //!
-//! A model folder holds `head.safetensors` (head weights, lexical weights, idf and mix),
+//! A model folder holds `head.safetensors` (head weights, tuned layers, lexical weights,
+//! idf and mix),
 //! `lexicon.json` (the vocabulary), `classifier.json` (labels, thresholds, head shape, the
 //! encoder it was trained on, training settings), `metrics.json` and a model card
 //! `README.md`.
@@ -20,13 +23,16 @@ use serde::{Deserialize, Serialize};
 use super::head::{make_batch, Head, HeadConfig};
 use super::lexical::{Lexicon, Sparse};
 use super::linear;
+use super::tuned::{self, TunedConfig, TunedLayers};
+use crate::encode::bert::LayerWeights;
 use crate::encode::{EncodeError, Encoder};
 
 /// Folder name of the shipped classifier under `models/`.
 pub const SHIPPED_NAME: &str = "termscore-clauses";
 
-/// Bump when the folder layout changes.
-pub const FORMAT: u32 = 2;
+/// Bump when the folder layout or the meaning of a saved weight changes (3: negated
+/// terms also count plain; optional tuned encoder layers).
+pub const FORMAT: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -61,6 +67,10 @@ pub struct Meta {
     /// Tokens of each clause the head looks at.
     pub max_tokens: usize,
     pub encoder: EncoderRef,
+    /// The encoder's top layers as fine-tuned for this model, when they were: the head
+    /// then reads their output, and the encoder runs only the layers below them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuned: Option<TunedConfig>,
     /// Free-form record of how it was trained (files, seed, epochs, timings).
     #[serde(default)]
     pub training: serde_json::Value,
@@ -130,6 +140,8 @@ impl Mix {
 pub struct Classifier {
     pub meta: Meta,
     pub head: Head,
+    /// The fine-tuned top encoder layers (see [`Meta::tuned`]).
+    pub tuned: Option<TunedLayers>,
     pub lexicon: Lexicon,
     pub lexical: LexicalModel,
     pub mix: Vec<Mix>,
@@ -220,9 +232,44 @@ impl Classifier {
             .collect();
         let mix =
             mix_flat.chunks(3).map(|c| Mix { lexical: c[0], head: c[1], bias: c[2] }).collect();
+        let tuned = match meta.tuned {
+            None => None,
+            Some(config) => {
+                let mut layers = Vec::with_capacity(config.layers);
+                for i in 0..config.layers {
+                    let mut read = |name: &str| vec1(&format!("tuned.{i}.{name}"));
+                    let [qkv_w, qkv_b, attn_out_w, attn_out_b, attn_norm_g, attn_norm_b, inter_w, inter_b, out_w, out_b, out_norm_g, out_norm_b] =
+                        tuned::PARAM_NAMES.map(&mut read);
+                    let w = LayerWeights {
+                        qkv_w: qkv_w?,
+                        qkv_b: qkv_b?,
+                        attn_out_w: attn_out_w?,
+                        attn_out_b: attn_out_b?,
+                        attn_norm_g: attn_norm_g?,
+                        attn_norm_b: attn_norm_b?,
+                        inter_w: inter_w?,
+                        inter_b: inter_b?,
+                        out_w: out_w?,
+                        out_b: out_b?,
+                        out_norm_g: out_norm_g?,
+                        out_norm_b: out_norm_b?,
+                    };
+                    let (h, m) = (config.hidden, config.intermediate);
+                    if w.qkv_w.len() != 3 * h * h
+                        || w.inter_w.len() != h * m
+                        || w.out_w.len() != m * h
+                    {
+                        return Err(fail(format!("tuned layer {i} does not match its config")));
+                    }
+                    layers.push(w);
+                }
+                Some(TunedLayers { config, layers })
+            }
+        };
         Ok(Self {
             meta,
             head,
+            tuned,
             lexicon,
             lexical: LexicalModel { weights, bias, dense_scale, dense_dim },
             mix,
@@ -264,6 +311,16 @@ impl Classifier {
         tensors.insert("lex_bias".into(), Tensor::from_slice(bias, bias.len(), cpu)?);
         let idf = self.lexicon.idf();
         tensors.insert("idf".into(), Tensor::from_slice(idf, idf.len(), cpu)?);
+        // Tuned layers are stored in f16, as the encoder's own weights are: half the
+        // size, and the outputs move by about 1e-3.
+        if let Some(t) = &self.tuned {
+            for (i, layer) in t.layers.iter().enumerate() {
+                for (name, p) in tuned::PARAM_NAMES.iter().zip(tuned::params(layer)) {
+                    let tensor = Tensor::from_slice(p, p.len(), cpu)?.to_dtype(DType::F16)?;
+                    tensors.insert(format!("tuned.{i}.{name}"), tensor);
+                }
+            }
+        }
         let mix: Vec<f32> = self.mix.iter().flat_map(|m| [m.lexical, m.head, m.bias]).collect();
         tensors.insert("mix".into(), Tensor::from_slice(&mix, mix.len(), cpu)?);
         let terms = serde_json::to_string(self.lexicon.terms()).map_err(|e| fail(e.to_string()))?;
@@ -318,8 +375,39 @@ impl Classifier {
         self.lexical.dense_scale > 0.0 || self.mix.iter().any(|m| m.head != 0.0)
     }
 
-    /// Probabilities from token states (`[tokens, hidden]` each) of the given texts.
-    /// `states` may be empty when [`Self::needs_states`] is false.
+    /// The encoder layers whose output [`Self::predict_states`] reads: `None` for the
+    /// last layer, `Some(k)` for a model that fine-tuned the layers above `k`.
+    pub fn input_layers(&self) -> Option<usize> {
+        self.tuned.as_ref().map(|t| t.config.from_layer)
+    }
+
+    /// The states the head reads, from the encoder states at [`Self::input_layers`]:
+    /// those states themselves, or the tuned layers' output over their first
+    /// `max_tokens` tokens.
+    pub fn head_states(&self, states: &[Tensor]) -> Result<Vec<Tensor>, ModelError> {
+        let Some(t) = &self.tuned else {
+            return Ok(states.to_vec());
+        };
+        let h = t.config.hidden;
+        let inputs = states
+            .iter()
+            .map(|s| {
+                let n = s.dim(0)?.min(self.meta.max_tokens);
+                s.narrow(0, 0, n)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        t.transform(&inputs, crate::encode::DEFAULT_BATCH_TOKENS)
+            .into_iter()
+            .map(|v| {
+                let n = v.len() / h;
+                Ok(Tensor::from_vec(v, (n, h), &Device::Cpu)?)
+            })
+            .collect()
+    }
+
+    /// Probabilities from token states (`[tokens, hidden]` each, from the encoder layer
+    /// [`Self::input_layers`] names) of the given texts. `states` may be empty when
+    /// [`Self::needs_states`] is false.
     pub fn predict_states(
         &self,
         states: &[Tensor],
@@ -333,7 +421,7 @@ impl Classifier {
                     states.len()
                 ))));
             }
-            self.head_logits(states)?
+            self.head_logits(&self.head_states(states)?)?
         } else {
             vec![vec![0.0; self.meta.labels.len()]; texts.len()]
         };
@@ -359,11 +447,15 @@ impl Classifier {
         texts: &[&str],
     ) -> Result<Vec<Prediction>, ModelError> {
         let states: Vec<Tensor> = if self.needs_states() {
-            encoder.token_states(texts)?.into_iter().map(|s| s.states).collect()
+            let states = match self.input_layers() {
+                None => encoder.token_states(texts)?,
+                Some(k) => encoder.first_window_states_at(texts, k)?,
+            };
+            states.into_iter().map(|s| s.states).collect()
         } else {
             Vec::new()
         };
-        self.predict_states(&states, texts)
+        encoder.install(|| self.predict_states(&states, texts))
     }
 
     /// Labels at or above their thresholds.

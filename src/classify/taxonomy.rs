@@ -19,6 +19,14 @@ pub enum Side {
 }
 
 impl Side {
+    /// The other side of the contract.
+    pub fn other(self) -> Side {
+        match self {
+            Side::Provider => Side::Client,
+            Side::Client => Side::Provider,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Side::Provider => "provider",
@@ -66,6 +74,25 @@ pub struct LabelDef {
     /// Use", a "Work Product" that sweeps in every draft) sets this.
     #[serde(default)]
     pub counts_in_definitions: bool,
+    /// Whether the label is a right one party holds (to terminate, to change the terms).
+    /// Its `risk` is written for the usual holder, the side the right benefits; a clause
+    /// that gives the right to the other side is scored the other way round.
+    #[serde(default)]
+    pub held_right: bool,
+    /// Whether the label means one party alone holds the right, so that a clause giving
+    /// it to either party is not this label.
+    #[serde(default)]
+    pub one_sided: bool,
+    /// Whether a clause that denies the right is not this label: when every piece of
+    /// evidence for it sits inside a negation ("shall not create derivative works", "are
+    /// not works made for hire"), the clause is the ban, not the grant.
+    #[serde(default)]
+    pub negation_reverses: bool,
+    /// Whether the label is defined by its phrases ("for any purpose", "in all media now
+    /// known or hereafter devised"), so that a clause with no evidence for it does not
+    /// carry it: "for no other purpose" is not a licence for any purpose.
+    #[serde(default)]
+    pub needs_evidence: bool,
     pub why_provider: Option<String>,
     pub suggest_provider: Option<String>,
     pub why_client: Option<String>,
@@ -253,6 +280,25 @@ impl Taxonomy {
 
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.labels.iter().map(|l| l.id.as_str())
+    }
+
+    /// Whether the clause does not carry the label whatever the classifier says: the
+    /// label `needs_evidence` and the clause has none, or the label is
+    /// `negation_reverses` and every piece of its evidence starts inside a negation.
+    pub fn denied(&self, label: usize, text: &str) -> bool {
+        let def = &self.labels[label];
+        if !def.negation_reverses && !def.needs_evidence {
+            return false;
+        }
+        let spans = self.evidence_spans(label, text);
+        if spans.is_empty() {
+            return def.needs_evidence;
+        }
+        if !def.negation_reverses {
+            return false;
+        }
+        let negated = crate::classify::lexical::negated_ranges(text);
+        spans.iter().all(|s| negated.iter().any(|n| n.start <= s.start && s.start < n.end))
     }
 
     /// Byte ranges in `text` where the label's evidence patterns match, merged and sorted.

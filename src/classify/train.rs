@@ -4,32 +4,43 @@
 //! 1. The lexical model: a class-weighted logistic regression per label over TF-IDF
 //!    word, word-pair and character n-gram features, solved to convergence
 //!    ([`super::linear`]).
-//! 2. The transformer head over the frozen encoder's cached token states: binary
-//!    cross-entropy per label, weighted up for rare positives. After every epoch the
-//!    two models are mixed and scored on the dev files (stage 3); training stops when
-//!    dev macro-F1 has not improved for `patience` epochs and the best epoch is kept.
+//! 2. The transformer head over cached encoder token states: binary cross-entropy per
+//!    label, weighted up for rare positives. With tuned layers ([`super::tuned`]) the
+//!    cache holds the output of the frozen lower layers and each batch runs through the
+//!    top layers first; the head's gradient with respect to their output (from candle)
+//!    is passed down their hand-written backward pass, and both are updated. After every
+//!    epoch the two models are mixed and scored on the dev files (stage 3); training
+//!    stops when dev macro-F1 has not improved for `patience` epochs and the best epoch
+//!    is kept.
 //! 3. The mix: for each label with enough dev positives, a small logistic regression on
 //!    the dev examples weighs the two logits (which also calibrates the probability the
-//!    scorer uses); then each label's threshold is tuned on dev for F1.
+//!    scorer uses); then each label's threshold is tuned on dev for F1. The mix is
+//!    cross-fitted over two halves of dev, so the thresholds and the dev score that
+//!    early stopping and model choice read come from probabilities of examples the mix
+//!    was not fitted on.
 //!
 //! Every loss is masked to the labels each example's file annotates (see
 //! [`super::dataset::Dataset`]). Everything random draws from one seeded generator, and
-//! candle runs single-threaded, so a seed fixes the result.
+//! a batch of the tuned layers is split into a fixed number of parts whatever the thread
+//! count, so a seed fixes the result.
 
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rayon::prelude::*;
 
 use super::cache::{CacheError, StateCache};
 use super::dataset::Dataset;
-use super::head::{loss, make_batch, Head, HeadConfig, SplitMix};
+use super::head::{loss, make_batch, Batch, Head, HeadConfig, SplitMix};
 use super::lexical::{Lexicon, Sparse};
 use super::linear::{self, LinearOptions, Problem};
 use super::metrics::best_threshold;
 use super::model::{
     linear_features, sigmoid, Classifier, EncoderRef, LexicalModel, Meta, Mix, ModelError, FORMAT,
 };
+use super::tuned::{self, TunedLayers};
+use crate::encode::bert::LayerWeights;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TrainOptions {
@@ -47,6 +58,8 @@ pub struct TrainOptions {
     pub dense_scale: f32,
     /// Which of the two models to train and use (the others are ablations).
     pub components: Components,
+    /// Learning rate of the fine-tuned encoder layers (when any are tuned).
+    pub tune_lr: f64,
 }
 
 /// The parts of the classifier a training run uses.
@@ -75,6 +88,7 @@ impl Default for TrainOptions {
             linear: LinearOptions::default(),
             dense_scale: 0.0,
             components: Components::Both,
+            tune_lr: 5e-5,
         }
     }
 }
@@ -91,6 +105,8 @@ pub enum TrainError {
     NotCached(String),
     #[error("no labels to train: the training files carry no labels")]
     NoLabels,
+    #[error("invalid training settings: {0}")]
+    Settings(String),
 }
 
 /// What training reports as it goes.
@@ -133,8 +149,8 @@ pub struct TrainLog {
 /// Dev macro-F1 (none without dev data), mix and thresholds of one head.
 type Tuned = (Option<f64>, Vec<Mix>, Vec<f32>);
 
-/// The best epoch so far: dev score, head tensors, mix, thresholds.
-type Snapshot = (f64, Vec<(String, Tensor)>, Vec<Mix>, Vec<f32>);
+/// The best epoch so far: dev score, head tensors, mix, thresholds, tuned layers.
+type Snapshot = (f64, Vec<(String, Tensor)>, Vec<Mix>, Vec<f32>, Option<TunedLayers>);
 
 /// Training or dev examples with their states, features, targets and scope masks.
 struct Prepared {
@@ -209,12 +225,21 @@ pub fn train(
     cache: &mut StateCache,
     encoder: EncoderRef,
     init: Option<&Classifier>,
+    tuned: Option<TunedLayers>,
     opts: &TrainOptions,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<(Classifier, TrainLog), TrainError> {
     let started = Instant::now();
     if labels.is_empty() {
         return Err(TrainError::NoLabels);
+    }
+    let mut tuned = tuned;
+    if tuned.is_some() && (opts.dense_scale > 0.0 || opts.components == Components::Lexical) {
+        return Err(TrainError::Settings(
+            "tuned encoder layers need the transformer head and no embedding in the linear \
+             model: use --dense-scale 0, or --tune-layers 0 for a frozen encoder"
+                .into(),
+        ));
     }
     let lexicon = match init {
         Some(model) => model.lexicon.clone(),
@@ -318,51 +343,95 @@ pub fn train(
     let mut since_best = 0;
     let epochs = if opts.components == Components::Lexical { 0 } else { opts.max_epochs };
     // Stage 3 for a head: mix, thresholds, dev score.
-    let mix_and_tune = |head: &Head| -> Result<Tuned, TrainError> {
+    let mix_and_tune = |head: &Head, tuned: Option<&TunedLayers>| -> Result<Tuned, TrainError> {
         if dev.lex.is_empty() {
             return Ok((None, fallback_mix.clone(), fallback_thresholds.clone()));
         }
         let dev_head = if opts.components == Components::Lexical {
             vec![vec![0.0; n_labels]; dev.lex.len()]
         } else {
-            head_logits(head, &dev, opts.max_tokens)?
+            let states = match tuned {
+                Some(t) => transform_states(t, &dev.states, opts.max_tokens)?,
+                None => dev.states.clone(),
+            };
+            head_logits(head, &states, opts.max_tokens)?
         };
-        let mut mix = fit_mix(&dev_lex, &dev_head, &dev, &fallback_mix);
-        for m in &mut mix {
-            match opts.components {
-                Components::Both => {}
-                Components::Lexical => m.head = 0.0,
-                Components::Head => m.lexical = 0.0,
+        let fit = |fallback: &[Mix], include: &dyn Fn(usize) -> bool| {
+            let mut mix = fit_mix(&dev_lex, &dev_head, &dev, fallback, include);
+            for m in &mut mix {
+                match opts.components {
+                    Components::Both => {}
+                    Components::Lexical => m.head = 0.0,
+                    Components::Head => m.lexical = 0.0,
+                }
+            }
+            mix
+        };
+        // The mix is fitted on dev, so scoring it on the same examples would flatter a
+        // model with more fitted weights. Cross-fit instead: each half of dev is scored
+        // with the mix fitted on the other half, and thresholds are tuned on those
+        // out-of-fold probabilities. The mix kept is fitted on all of dev; a label with
+        // too few positives in a half keeps that mix there (the EVEN fallback would be
+        // calibrated differently from the mix the thresholds are applied to).
+        let full = fit(&fallback_mix, &|_| true);
+        let mut probs = vec![Vec::new(); dev_lex.len()];
+        for fold in 0..DEV_FOLDS {
+            let mix = fit(&full, &|i| i % DEV_FOLDS != fold);
+            for i in (fold..dev_lex.len()).step_by(DEV_FOLDS) {
+                probs[i] = mixed_probabilities(&mix, &dev_lex[i..=i], &dev_head[i..=i]).remove(0);
             }
         }
-        let probs = mixed_probabilities(&mix, &dev_lex, &dev_head);
         let (f1, th) = tune_thresholds(&probs, &dev, &fallback_thresholds);
-        Ok((Some(f1), mix, th))
+        Ok((Some(f1), full, th))
     };
     if epochs == 0 {
-        let (dev_f1, mix, thresholds) = mix_and_tune(&head)?;
+        let (dev_f1, mix, thresholds) = mix_and_tune(&head, tuned.as_ref())?;
         log.dev_macro_f1 = dev_f1;
-        best = Some((0.0, head.tensors().into_iter().collect(), mix, thresholds));
+        best = Some((0.0, head.tensors().into_iter().collect(), mix, thresholds, tuned.clone()));
     }
+    let mut layer_optimizer =
+        tuned.as_ref().map(|t| tuned::AdamW::new(&t.layers, opts.weight_decay.max(0.01) as f32));
+    let mut step = 0usize;
     for epoch in 1..=epochs {
         let epoch_start = Instant::now();
         let batches = plan_batches(&data.states, opts.batch_size, &mut rng);
+        // The tuned layers warm up over the first tenth of the first epoch.
+        let warmup = (batches.len() / 10).max(1);
         on_event(Event::EpochStart { epoch, batches: batches.len() });
         let mut total_loss = 0f64;
         for (done, batch_idx) in batches.iter().enumerate() {
-            let states: Vec<&Tensor> = batch_idx.iter().map(|&i| &data.states[i]).collect();
-            let batch = make_batch(&states, opts.max_tokens)?;
             let targets = rows_tensor(batch_idx.iter().map(|&i| &data.targets[i]), n_labels)?;
             let scope = rows_tensor(batch_idx.iter().map(|&i| &data.scope[i]), n_labels)?;
-            let logits = head.forward(&batch)?;
-            let l = loss(&logits, &targets, &scope, &pos_weight_t)?;
-            optimizer.backward_step(&l)?;
-            let l = l.to_scalar::<f32>()?;
+            let l = match (tuned.as_mut(), layer_optimizer.as_mut()) {
+                (Some(t), Some(layer_opt)) => {
+                    step += 1;
+                    let lr = opts.tune_lr * (step as f64 / warmup as f64).min(1.0);
+                    let inputs: Vec<&Tensor> = batch_idx.iter().map(|&i| &data.states[i]).collect();
+                    tuned_step(
+                        t,
+                        layer_opt,
+                        lr as f32,
+                        &head,
+                        &mut optimizer,
+                        &inputs,
+                        opts.max_tokens,
+                        &|logits| loss(logits, &targets, &scope, &pos_weight_t),
+                    )?
+                }
+                _ => {
+                    let states: Vec<&Tensor> = batch_idx.iter().map(|&i| &data.states[i]).collect();
+                    let batch = make_batch(&states, opts.max_tokens)?;
+                    let logits = head.forward(&batch)?;
+                    let l = loss(&logits, &targets, &scope, &pos_weight_t)?;
+                    optimizer.backward_step(&l)?;
+                    l.to_scalar::<f32>()?
+                }
+            };
             total_loss += l as f64;
             on_event(Event::Batch { done: done + 1, loss: l });
         }
         let train_loss = (total_loss / batches.len().max(1) as f64) as f32;
-        let (dev_f1, mix, thresholds) = mix_and_tune(&head)?;
+        let (dev_f1, mix, thresholds) = mix_and_tune(&head, tuned.as_ref())?;
         let entry = EpochLog {
             epoch,
             train_loss,
@@ -378,7 +447,7 @@ pub fn train(
                 .into_iter()
                 .map(|(n, t)| Ok((n, t.copy()?)))
                 .collect::<candle_core::Result<_>>()?;
-            best = Some((score, snapshot, mix, thresholds));
+            best = Some((score, snapshot, mix, thresholds, tuned.clone()));
             log.best_epoch = epoch;
             log.dev_macro_f1 = dev_f1;
             since_best = 0;
@@ -389,7 +458,7 @@ pub fn train(
             }
         }
     }
-    let (_, tensors, mix, thresholds) = best.ok_or(TrainError::NoLabels)?;
+    let (_, tensors, mix, thresholds, tuned) = best.ok_or(TrainError::NoLabels)?;
     let head = Head::from_tensors(config, &tensors.into_iter().collect())?;
     log.seconds = started.elapsed().as_secs_f64();
     let meta = Meta {
@@ -399,6 +468,7 @@ pub fn train(
         head: config,
         max_tokens: opts.max_tokens,
         encoder,
+        tuned: tuned.as_ref().map(|t| t.config),
         training: serde_json::json!({
             "options": opts,
             "lexicon_terms": lexicon.len(),
@@ -408,7 +478,7 @@ pub fn train(
             "log": &log,
         }),
     };
-    Ok((Classifier { meta, head, lexicon, lexical, mix, dir: None }, log))
+    Ok((Classifier { meta, head, tuned, lexicon, lexical, mix, dir: None }, log))
 }
 
 /// Stage 1: one logistic regression per label over the examples in its scope. Returns
@@ -445,6 +515,9 @@ fn fit_lexical(
     (LexicalModel { weights, bias, dense_scale: 0.0, dense_dim: 0 }, iterations)
 }
 
+/// Folds of dev the mix is cross-fitted over (examples taken in turn).
+const DEV_FOLDS: usize = 2;
+
 /// Dev positives a label needs before its mix is fitted or its threshold tuned; with
 /// fewer, the fallback (even mix, 0.5, or the continued model's) stays.
 const MIN_DEV_POSITIVES: usize = 3;
@@ -457,6 +530,7 @@ fn fit_mix(
     dev_head: &[Vec<f32>],
     dev: &Prepared,
     fallback: &[Mix],
+    include: &dyn Fn(usize) -> bool,
 ) -> Vec<Mix> {
     let opts = LinearOptions { c: 1.0, balanced: false, ..LinearOptions::default() };
     fallback
@@ -465,7 +539,7 @@ fn fit_mix(
         .map(|(l, fb)| {
             let mut rows = Vec::new();
             let mut positive = Vec::new();
-            for i in 0..dev_lex.len() {
+            for i in (0..dev_lex.len()).filter(|&i| include(i)) {
                 if dev.scope[i][l] > 0.0 {
                     rows.push(Sparse {
                         ids: vec![0, 1],
@@ -517,16 +591,152 @@ fn rows_tensor<'a>(
     Tensor::from_vec(flat, (n, width), &Device::Cpu)
 }
 
+/// The f32 rows of a cached `[tokens, hidden]` state tensor, at most `max_tokens` of them.
+fn state_rows(states: &Tensor, max_tokens: usize) -> candle_core::Result<Vec<f32>> {
+    let n = states.dim(0)?.min(max_tokens);
+    states.narrow(0, 0, n)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()
+}
+
+/// The tuned layers' output over cached states, as f16 tensors (to halve the memory of
+/// a whole dev set), in input order.
+fn transform_states(
+    t: &TunedLayers,
+    states: &[Tensor],
+    max_tokens: usize,
+) -> candle_core::Result<Vec<Tensor>> {
+    let h = t.config.hidden;
+    let mut out = Vec::with_capacity(states.len());
+    // A few thousand texts at a time bound the f32 copies held at once.
+    for chunk in states.chunks(2048) {
+        let inputs = chunk
+            .iter()
+            .map(|s| state_rows(s, max_tokens))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        for v in t.transform(&inputs, crate::encode::DEFAULT_BATCH_TOKENS) {
+            let n = v.len() / h;
+            out.push(Tensor::from_vec(v, (n, h), &Device::Cpu)?.to_dtype(DType::F16)?);
+        }
+    }
+    Ok(out)
+}
+
+/// One training step through the tuned layers and the head: the layers run forward on
+/// the batch (split over the worker threads), the head's loss is differentiated by
+/// candle down to the layers' output, and the layers' backward pass takes it from
+/// there. Updates the head and the layers; returns the loss.
+#[allow(clippy::too_many_arguments)]
+fn tuned_step(
+    t: &mut TunedLayers,
+    layer_opt: &mut tuned::AdamW,
+    lr: f32,
+    head: &Head,
+    head_opt: &mut AdamW,
+    inputs: &[&Tensor],
+    max_tokens: usize,
+    loss_of: &dyn Fn(&Tensor) -> candle_core::Result<Tensor>,
+) -> candle_core::Result<f32> {
+    const MAX_GRAD_NORM: f32 = 1.0;
+    let h = t.config.hidden;
+    let rows = inputs
+        .iter()
+        .map(|s| state_rows(s, max_tokens))
+        .collect::<candle_core::Result<Vec<_>>>()?;
+    let lens: Vec<usize> = rows.iter().map(|r| r.len() / h).collect();
+    // Contiguous parts of about equal tokens, run side by side. Their number is fixed
+    // (not the thread count), so the summed gradients, and the trained model, are the
+    // same on any machine.
+    let parts = split_by_tokens(&lens, BATCH_PARTS);
+    let forwards: Vec<tuned::Forward> = parts
+        .par_iter()
+        .map(|r| {
+            let x: Vec<f32> = rows[r.clone()].iter().flat_map(|v| v.iter().copied()).collect();
+            t.forward(x, &lens[r.clone()], true)
+        })
+        .collect();
+    let mut seqs = Vec::with_capacity(lens.len());
+    for (r, f) in parts.iter().zip(&forwards) {
+        for v in tuned::split_rows(&f.output, &lens[r.clone()], h) {
+            let n = v.len() / h;
+            seqs.push(Tensor::from_vec(v, (n, h), &Device::Cpu)?);
+        }
+    }
+    let refs: Vec<&Tensor> = seqs.iter().collect();
+    let padded = make_batch(&refs, max_tokens)?;
+    let states = Var::from_tensor(&padded.states)?;
+    let batch = Batch { states: states.as_tensor().clone(), mask: padded.mask };
+    let l = loss_of(&head.forward(&batch)?)?;
+    let grads = l.backward()?;
+    head_opt.step(&grads)?;
+    let d_states = grads
+        .get(states.as_tensor())
+        .ok_or_else(|| candle_core::Error::Msg("no gradient reached the tuned layers".into()))?
+        .to_vec3::<f32>()?;
+    let part_grads: Vec<Vec<LayerWeights>> = parts
+        .par_iter()
+        .zip(&forwards)
+        .map(|(r, f)| {
+            let dy: Vec<f32> = r
+                .clone()
+                .flat_map(|i| d_states[i][..lens[i]].iter().flat_map(|row| row.iter().copied()))
+                .collect();
+            let mut g: Vec<LayerWeights> = t.layers.iter().map(tuned::zeros_like).collect();
+            t.backward(f, dy, &mut g);
+            g
+        })
+        .collect();
+    let mut parts_iter = part_grads.into_iter();
+    let mut total =
+        parts_iter.next().unwrap_or_else(|| t.layers.iter().map(tuned::zeros_like).collect());
+    for g in parts_iter {
+        tuned::add_grads(&mut total, &g);
+    }
+    tuned::clip_grads(&mut total, MAX_GRAD_NORM);
+    layer_opt.step(&mut t.layers, &total, lr);
+    l.to_scalar::<f32>()
+}
+
+/// Parts a training batch of the tuned layers is split into, to run on up to this many
+/// threads.
+const BATCH_PARTS: usize = 4;
+
+/// Splits sequences of `lens` into at most `parts` contiguous ranges of about equal
+/// token counts (none empty).
+fn split_by_tokens(lens: &[usize], parts: usize) -> Vec<std::ops::Range<usize>> {
+    let total: usize = lens.iter().sum();
+    let parts = parts.clamp(1, lens.len().max(1));
+    let mut out = Vec::with_capacity(parts);
+    let (mut start, mut acc) = (0, 0);
+    for (i, &len) in lens.iter().enumerate() {
+        acc += len;
+        let remaining_parts = parts - out.len() - 1;
+        // Cut after this sequence when taking the next one would overshoot the part's
+        // share of the tokens by more than half of it.
+        let next = lens.get(i + 1).copied().unwrap_or(0);
+        let target = total * (out.len() + 1);
+        if remaining_parts > 0
+            && 2 * acc * parts + next * parts >= 2 * target
+            && lens.len() - i > remaining_parts
+        {
+            out.push(start..i + 1);
+            start = i + 1;
+        }
+    }
+    if start < lens.len() {
+        out.push(start..lens.len());
+    }
+    out
+}
+
 fn head_logits(
     head: &Head,
-    data: &Prepared,
+    states: &[Tensor],
     max_tokens: usize,
 ) -> candle_core::Result<Vec<Vec<f32>>> {
-    let mut order: Vec<usize> = (0..data.states.len()).collect();
-    order.sort_by_key(|&i| data.states[i].dim(0).unwrap_or(0));
-    let mut by_index = vec![Vec::new(); data.states.len()];
+    let mut order: Vec<usize> = (0..states.len()).collect();
+    order.sort_by_key(|&i| states[i].dim(0).unwrap_or(0));
+    let mut by_index = vec![Vec::new(); states.len()];
     for chunk in order.chunks(64) {
-        let states: Vec<&Tensor> = chunk.iter().map(|&i| &data.states[i]).collect();
+        let states: Vec<&Tensor> = chunk.iter().map(|&i| &states[i]).collect();
         let logits = head.forward(&make_batch(&states, max_tokens)?)?.detach();
         for (&i, z) in chunk.iter().zip(logits.to_vec2::<f32>()?) {
             by_index[i] = z;
@@ -601,4 +811,25 @@ fn extend_head(
         new.insert(name.into(), Tensor::cat(&parts, dim)?);
     }
     Ok(Head::from_tensors(config, &new)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_by_tokens;
+
+    #[test]
+    fn batches_split_into_contiguous_parts_of_about_equal_tokens() {
+        assert_eq!(split_by_tokens(&[3, 5], 2), vec![0..1, 1..2]);
+        assert_eq!(split_by_tokens(&[10, 10, 10, 10], 2), vec![0..2, 2..4]);
+        assert_eq!(split_by_tokens(&[40, 5, 5, 5, 5], 2), vec![0..1, 1..5]);
+        assert_eq!(split_by_tokens(&[7], 2), vec![0..1]);
+        assert_eq!(split_by_tokens(&[4, 4, 4], 1), vec![0..3]);
+        // Every sequence lands in exactly one part, in order.
+        let lens = [12, 3, 50, 7, 7, 9, 30, 2];
+        let parts = split_by_tokens(&lens, 3);
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts.first().map(|r| r.start), Some(0));
+        assert_eq!(parts.last().map(|r| r.end), Some(lens.len()));
+        assert!(parts.windows(2).all(|w| w[0].end == w[1].start && !w[0].is_empty()));
+    }
 }

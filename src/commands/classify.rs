@@ -96,13 +96,16 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
     // A lexical-only model reads no encoder outputs.
     let mut states = Vec::with_capacity(texts.len());
     if loaded.classifier.needs_states() {
-        let mut cache = StateCache::open(&args.cache, &loaded.encoder.info().sha256)?;
+        let layers = loaded.classifier.input_layers();
+        let mut cache = StateCache::open_at(&args.cache, &loaded.encoder.info().sha256, layers)?;
         super::fill_cache(&mut cache, &loaded.encoder, &texts)?;
         for t in &texts {
             states.push(cache.get(t)?.context("encoder output missing from the cache")?);
         }
     }
-    let predictions = loaded.classifier.predict_states(&states, &texts)?;
+    // Tuned layers run in the encoder's worker pool.
+    let predictions =
+        loaded.encoder.install(|| loaded.classifier.predict_states(&states, &texts))?;
     let predicted: Vec<Vec<String>> =
         predictions.iter().map(|p| loaded.classifier.labels_of(p)).collect();
     let gold: Vec<Vec<String>> = set.examples.iter().map(|e| e.labels.clone()).collect();

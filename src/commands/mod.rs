@@ -60,6 +60,19 @@ pub fn progress_bar(what: &str) -> indicatif::ProgressBar {
 }
 
 /// Encodes the texts the cache lacks, with a progress bar; returns how many it encoded.
+/// The encoder layers whose output a cache stores when the top `tune_layers` layers are
+/// fine-tuned: `None` (the last layer) when none are.
+pub fn cached_layers(
+    encoder: &termscore::encode::Encoder,
+    tune_layers: usize,
+) -> Result<Option<usize>> {
+    let total = encoder.info().layers;
+    if tune_layers > total {
+        anyhow::bail!("--tune-layers {tune_layers}: the encoder has only {total} layers");
+    }
+    Ok((tune_layers > 0).then(|| total - tune_layers))
+}
+
 pub fn fill_cache(
     cache: &mut termscore::classify::cache::StateCache,
     encoder: &termscore::encode::Encoder,

@@ -10,6 +10,7 @@ use termscore::classify::linear::LinearOptions;
 use termscore::classify::model::{Classifier, EncoderRef};
 use termscore::classify::taxonomy::Taxonomy;
 use termscore::classify::train::{self, Components, Event, TrainOptions};
+use termscore::classify::tuned::TunedLayers;
 use termscore::encode::{resolve, Encoder, EncoderOptions};
 use termscore::exit::ExitCode;
 
@@ -42,17 +43,31 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     if let Some(model) = &init {
         model.check_encoder(&encoder)?;
     }
-    let mut cache = StateCache::open(&args.cache, &encoder.info().sha256)?;
-    let texts: Vec<&str> = train_sets
-        .iter()
-        .chain(&dev_sets)
-        .flat_map(|s| s.examples.iter().map(|e| e.text.as_str()))
-        .collect();
     let components = match args.components {
         ComponentsArg::Both => Components::Both,
         ComponentsArg::Lexical => Components::Lexical,
         ComponentsArg::Head => Components::Head,
     };
+    // Continuing keeps the model's shape: its tuned layers, or none. A fresh model tunes
+    // `--tune-layers` of the encoder, unless it has no transformer head to tune them for.
+    let tuned = match &init {
+        Some(m) => m.tuned.clone(),
+        None if args.tune_layers > 0 && components != Components::Lexical => {
+            let from = super::cached_layers(&encoder, args.tune_layers)?.unwrap_or(0);
+            Some(
+                TunedLayers::from_encoder(encoder.model(), from)
+                    .context("failed to copy the encoder layers to fine-tune")?,
+            )
+        }
+        None => None,
+    };
+    let layers = tuned.as_ref().map(|t| t.config.from_layer);
+    let mut cache = StateCache::open_at(&args.cache, &encoder.info().sha256, layers)?;
+    let texts: Vec<&str> = train_sets
+        .iter()
+        .chain(&dev_sets)
+        .flat_map(|s| s.examples.iter().map(|e| e.text.as_str()))
+        .collect();
     if train::needs_states(components, args.dense_scale) {
         let encoded = super::fill_cache(&mut cache, &encoder, &texts)?;
         eprintln!("encoder: {encoded} new texts encoded, {} cached", cache.len());
@@ -71,6 +86,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         linear: LinearOptions { c: args.lexical_c, ..LinearOptions::default() },
         dense_scale: args.dense_scale,
         components,
+        tune_lr: args.tune_lr,
         ..TrainOptions::default()
     };
     // Training runs the head only: give candle's matmul the encoder's worker threads.
@@ -86,6 +102,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             &mut cache,
             encoder_ref,
             init.as_ref(),
+            tuned,
             &opts,
             &mut |event| match event {
                 Event::Lexical { seconds, iterations } => {

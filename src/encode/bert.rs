@@ -283,6 +283,26 @@ impl Layer {
     }
 }
 
+/// One layer's parameters as plain f32 vectors. Dense weights are stored transposed,
+/// `[in, out]` row-major, as the forward pass reads them: `qkv_w` is `[hidden, 3 * hidden]`
+/// (query, key and value side by side), `inter_w` `[hidden, intermediate]`, `out_w`
+/// `[intermediate, hidden]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerWeights {
+    pub qkv_w: Vec<f32>,
+    pub qkv_b: Vec<f32>,
+    pub attn_out_w: Vec<f32>,
+    pub attn_out_b: Vec<f32>,
+    pub attn_norm_g: Vec<f32>,
+    pub attn_norm_b: Vec<f32>,
+    pub inter_w: Vec<f32>,
+    pub inter_b: Vec<f32>,
+    pub out_w: Vec<f32>,
+    pub out_b: Vec<f32>,
+    pub out_norm_g: Vec<f32>,
+    pub out_norm_b: Vec<f32>,
+}
+
 /// The encoder stack without the pooler. It runs on the CPU, on the calling thread.
 pub struct BertModel {
     embeddings: Embeddings,
@@ -315,16 +335,66 @@ impl BertModel {
     /// than `max_position_embeddings`) and returns the last hidden states
     /// `[sum(lens), hidden]`, in the same packed order.
     pub fn forward_packed(&self, ids: &[u32], lens: &[usize]) -> Result<Tensor> {
+        self.forward_packed_until(ids, lens, self.layers.len())
+    }
+
+    /// As [`Self::forward_packed`], but stops after the first `layers` layers (all of
+    /// them when `layers` is larger): the input of the layers a classifier fine-tunes.
+    pub fn forward_packed_until(
+        &self,
+        ids: &[u32],
+        lens: &[usize],
+        layers: usize,
+    ) -> Result<Tensor> {
         let tokens: usize = lens.iter().sum();
         if tokens != ids.len() {
             candle_core::bail!("{} token ids for sequences of {tokens} tokens", ids.len());
         }
         let mut xs = self.embeddings.forward(ids, lens)?;
         let mut scratch = Scratch::default();
-        for layer in &self.layers {
+        for layer in self.layers.iter().take(layers) {
             layer.forward(&mut xs, lens, &mut scratch)?;
         }
         Tensor::from_vec(xs, (tokens, self.config.hidden_size), &Device::Cpu)
+    }
+
+    /// An f32 copy of layer `index`'s parameters, the starting point of fine-tuning.
+    /// Fails for int8 weights, which cannot be trained.
+    pub fn layer_weights(&self, index: usize) -> Result<LayerWeights> {
+        let layer = self
+            .layers
+            .get(index)
+            .ok_or_else(|| candle_core::Error::Msg(format!("the encoder has no layer {index}")))?;
+        let dense = |d: &Dense| -> Result<(Vec<f32>, Vec<f32>)> {
+            match &d.weight {
+                DenseWeight::F32(w) => Ok((w.clone(), d.bias.clone())),
+                DenseWeight::Quantized(_) => {
+                    candle_core::bail!("int8 encoder weights cannot be fine-tuned; load f32")
+                }
+            }
+        };
+        let (qkv_w, qkv_b) = dense(&layer.qkv)?;
+        let (attn_out_w, attn_out_b) = dense(&layer.attn_out)?;
+        let (inter_w, inter_b) = dense(&layer.intermediate)?;
+        let (out_w, out_b) = dense(&layer.output)?;
+        Ok(LayerWeights {
+            qkv_w,
+            qkv_b,
+            attn_out_w,
+            attn_out_b,
+            attn_norm_g: layer.attn_norm.gamma.clone(),
+            attn_norm_b: layer.attn_norm.beta.clone(),
+            inter_w,
+            inter_b,
+            out_w,
+            out_b,
+            out_norm_g: layer.out_norm.gamma.clone(),
+            out_norm_b: layer.out_norm.beta.clone(),
+        })
+    }
+
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
     }
 
     pub fn hidden_size(&self) -> usize {

@@ -251,19 +251,35 @@ impl Encoder {
 
     /// Token states for each text, in input order.
     pub fn token_states(&self, texts: &[&str]) -> Result<Vec<TokenStates>, EncodeError> {
-        self.states_of(texts, usize::MAX)
+        self.states_of(texts, usize::MAX, usize::MAX)
     }
 
     /// Token states of at most the first window of each text: all that a classifier
     /// reading `max_window` tokens uses, for a fraction of the work on long texts.
     pub fn first_window_states(&self, texts: &[&str]) -> Result<Vec<TokenStates>, EncodeError> {
-        self.states_of(texts, 1)
+        self.states_of(texts, 1, usize::MAX)
+    }
+
+    /// As [`Self::first_window_states`], but the states after the first `layers` layers:
+    /// the input of a classifier that fine-tunes the layers above them.
+    pub fn first_window_states_at(
+        &self,
+        texts: &[&str],
+        layers: usize,
+    ) -> Result<Vec<TokenStates>, EncodeError> {
+        self.states_of(texts, 1, layers)
+    }
+
+    /// The encoder's model, for reading its weights.
+    pub fn model(&self) -> &BertModel {
+        &self.model
     }
 
     fn states_of(
         &self,
         texts: &[&str],
         max_windows: usize,
+        layers: usize,
     ) -> Result<Vec<TokenStates>, EncodeError> {
         let windows: Vec<Vec<Vec<u32>>> = self.pool.install(|| {
             texts
@@ -287,7 +303,7 @@ impl Encoder {
         let results: Vec<Vec<(usize, Tensor)>> = self.pool.install(|| {
             batches
                 .par_iter()
-                .map(|batch| self.run_batch(batch))
+                .map(|batch| self.run_batch(batch, layers))
                 .collect::<Result<Vec<_>, EncodeError>>()
         })?;
         let mut per_text: Vec<Vec<Tensor>> = (0..texts.len()).map(|_| Vec::new()).collect();
@@ -321,10 +337,14 @@ impl Encoder {
             .collect()
     }
 
-    fn run_batch(&self, batch: &[(usize, &[u32])]) -> Result<Vec<(usize, Tensor)>, EncodeError> {
+    fn run_batch(
+        &self,
+        batch: &[(usize, &[u32])],
+        layers: usize,
+    ) -> Result<Vec<(usize, Tensor)>, EncodeError> {
         let lens: Vec<usize> = batch.iter().map(|(_, w)| w.len()).collect();
         let ids: Vec<u32> = batch.iter().flat_map(|(_, w)| w.iter().copied()).collect();
-        let states = self.model.forward_packed(&ids, &lens)?;
+        let states = self.model.forward_packed_until(&ids, &lens, layers)?;
         let mut out = Vec::with_capacity(batch.len());
         let mut start = 0;
         for (text, w) in batch {

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::holder::{self, Holder};
 use super::*;
 use crate::classify::model::{Classifier, ModelError};
-use crate::classify::taxonomy::Taxonomy;
+use crate::classify::taxonomy::{LabelDef, Side, Taxonomy};
 use crate::encode::Encoder;
 use crate::read::{self, Document, ReadError, ReadOptions};
 use crate::segment::{self, Clause, SegmentOptions, TokenCounter};
@@ -81,15 +82,50 @@ pub fn assemble(
 ) -> ScoreReport {
     let mut scored = Vec::with_capacity(clauses.len());
     // Highest probability per label over clauses that may carry risk, and where.
-    let mut present: BTreeMap<&str, (f32, usize)> = BTreeMap::new();
+    // Keyed by label and whether it is read the other way round (a right held by the
+    // side it usually burdens counts apart from the same right held by its usual holder).
+    let mut present: BTreeMap<(&str, bool), (f32, usize)> = BTreeMap::new();
+    // Labels present in their usual reading (a right held by its usual holder): what the
+    // missing-protection rules and the negotiation notes are written for.
+    let mut usual: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for (clause, p) in clauses.into_iter().zip(probs) {
         let mut on: Vec<ClauseLabel> = labels
             .iter()
             .zip(thresholds)
             .zip(p)
             .filter(|((_, &t), &prob)| prob >= t.max(super::MIN_PROBABILITY))
-            .map(|((l, _), &prob)| ClauseLabel { label: l.clone(), probability: prob })
+            .map(|((l, _), &prob)| ClauseLabel {
+                label: l.clone(),
+                probability: prob,
+                held_by: None,
+            })
             .collect();
+        // Rights one party holds: who holds this one? A right given to either party is
+        // not one-sided; one given to the side that usually bears it reads the other way
+        // round (see `effective_risk`).
+        let holder = holder::holder_of(&clause.text);
+        on.retain_mut(|cl| {
+            let Some(index) = taxonomy.index(&cl.label) else {
+                return true;
+            };
+            // A clause that only denies a right ("shall not create derivative works") is
+            // the ban, whatever the classifier makes of its words.
+            if taxonomy.denied(index, &clause.text) {
+                return false;
+            }
+            let def = &taxonomy.labels[index];
+            if !def.held_right {
+                return true;
+            }
+            match holder {
+                Some(Holder::Mutual) => !def.one_sided,
+                Some(Holder::Side(s)) => {
+                    cl.held_by = Some(s);
+                    true
+                }
+                None => true,
+            }
+        });
         // A definition only defines a term: the clauses that use it grant or ban. Its
         // labels count only where the taxonomy says the definition itself carries the
         // risk (e.g. "Work Product" sweeping in every draft).
@@ -102,9 +138,14 @@ pub fn assemble(
         let counts = !matches!(clause.kind, ClauseKind::Recital | ClauseKind::Signature);
         if counts {
             for cl in &on {
+                let swapped = is_swapped(taxonomy, cl);
+                if !swapped {
+                    usual.insert(cl.label.clone());
+                }
                 let label =
                     labels.iter().find(|l| **l == cl.label).map(String::as_str).unwrap_or("");
-                let entry = present.entry(label).or_insert((cl.probability, clause.index));
+                let entry =
+                    present.entry((label, swapped)).or_insert((cl.probability, clause.index));
                 if cl.probability > entry.0 {
                     *entry = (cl.probability, clause.index);
                 }
@@ -131,8 +172,8 @@ pub fn assemble(
         for cl in &clause.labels {
             let Some(label_idx) = taxonomy.index(&cl.label) else { continue };
             let def = &taxonomy.labels[label_idx];
-            let risk = def.risk.for_side(side);
-            let (best_p, best_clause) = present[cl.label.as_str()];
+            let risk = effective_risk(def, cl.held_by, side);
+            let (best_p, best_clause) = present[&(cl.label.as_str(), is_swapped(taxonomy, cl))];
             let counted = best_clause == clause.index && best_p == cl.probability;
             if risk < 0 {
                 let points = if counted {
@@ -199,7 +240,7 @@ pub fn assemble(
             .then(a.label.cmp(&b.label))
     });
 
-    let has = |id: &str| present.contains_key(id);
+    let has = |id: &str| usual.contains(id);
     let mut missing = Vec::new();
     for rule in taxonomy.missing.iter().filter(|r| r.side == side) {
         let applies = rule.when_any.is_empty() || rule.when_any.iter().any(|l| has(l));
@@ -258,6 +299,25 @@ pub fn assemble(
         warnings: doc.warnings.clone(),
         document_text: doc.text.clone(),
     }
+}
+
+/// A label's risk for `side`, read for who holds the right: the taxonomy's risk when
+/// the holder is unknown or is the side the right usually benefits, the mirror image when
+/// the clause gives the right to the side it usually burdens.
+fn effective_risk(def: &LabelDef, held_by: Option<Side>, side: Side) -> i8 {
+    match held_by {
+        Some(holder) if def.held_right && def.risk.for_side(holder) < 0 => {
+            def.risk.for_side(side.other())
+        }
+        _ => def.risk.for_side(side),
+    }
+}
+
+fn is_swapped(taxonomy: &Taxonomy, cl: &ClauseLabel) -> bool {
+    let Some(def) = taxonomy.index(&cl.label).map(|i| &taxonomy.labels[i]) else {
+        return false;
+    };
+    matches!(cl.held_by, Some(h) if def.held_right && def.risk.for_side(h) < 0)
 }
 
 fn round2(x: f64) -> f64 {

@@ -16,6 +16,7 @@
 //! for repeating itself. Recitals and signature blocks are never flagged.
 
 pub mod engine;
+pub mod holder;
 
 use std::path::PathBuf;
 
@@ -43,6 +44,10 @@ pub const MIN_PROBABILITY: f32 = 0.5;
 pub struct ClauseLabel {
     pub label: String,
     pub probability: f32,
+    /// For a right one party holds (to terminate, to change the terms): the side the
+    /// clause gives it to, when its subject names a party's role (see [`holder`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<Side>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -1,0 +1,143 @@
+//! Who holds a right: the party that "may terminate" or "may amend" decides whether a
+//! termination or change clause threatens the side being scored or protects it.
+//!
+//! The taxonomy scores such labels for their usual holder (the client or platform that
+//! wrote the terms). A clause where the other party holds the right reads the other way
+//! round: "Licensor may terminate if Licensee breaches the AI restrictions" is the
+//! creator's own remedy, not a risk to the creator. And a right given to either party
+//! is not one-sided at all.
+//!
+//! Parties are recognised by the role words contracts name them with ("Licensor",
+//! "Designer", "Client", "Agency", ...), which is how the operative clauses refer to
+//! them. A clause whose subject is a company name, "we" or "you" has no known holder
+//! and keeps the taxonomy's reading.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use crate::classify::taxonomy::Side;
+
+/// Who holds the right a clause grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// One side alone.
+    Side(Side),
+    /// Either party, each party or both parties.
+    Mutual,
+}
+
+/// Role words that name the provider: the one who delivers work or grants rights.
+const PROVIDER_ROLES: &[&str] = &[
+    "licensor",
+    "designer",
+    "studio",
+    "contractor",
+    "consultant",
+    "creator",
+    "artist",
+    "photographer",
+    "author",
+    "illustrator",
+    "contributor",
+    "vendor",
+    "provider",
+    "service provider",
+    "supplier",
+    "developer",
+    "freelancer",
+    "writer",
+    "composer",
+    "performer",
+    "talent",
+];
+
+/// Role words that name the client: the one who receives the work or rights.
+const CLIENT_ROLES: &[&str] = &[
+    "licensee",
+    "client",
+    "customer",
+    "company",
+    "agency",
+    "publisher",
+    "buyer",
+    "purchaser",
+    "commissioner",
+    "brand",
+];
+
+fn subject_pattern() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        let mut roles: Vec<&str> = PROVIDER_ROLES.iter().chain(CLIENT_ROLES).copied().collect();
+        // Longest first, so "service provider" wins over "provider".
+        roles.sort_by_key(|r| std::cmp::Reverse(r.len()));
+        let roles = roles.join("|").replace(' ', r"\s+");
+        // A subject followed by the verb phrase that grants it a right.
+        let pattern = format!(
+            r"(?i)\b(?P<subject>(?:either|each|both)\s+(?:party|parties)|{roles})(?:'s)?\s+(?:(?:alone|itself|shall|will|also)\s+)?(?:may|can|might|reserves?\s+the\s+right|(?:shall\s+)?(?:have|has)\s+the\s+right|(?:is|are|shall\s+be)\s+entitled)\b"
+        );
+        Regex::new(&pattern).unwrap_or_else(|e| panic!("holder pattern: {e}"))
+    })
+}
+
+/// The holder of the first right a clause grants, when its subject is a known role.
+pub fn holder_of(text: &str) -> Option<Holder> {
+    let caps = subject_pattern().captures(text)?;
+    let subject = caps.name("subject")?.as_str().to_lowercase();
+    let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+    if subject.contains("part") {
+        return Some(Holder::Mutual);
+    }
+    if PROVIDER_ROLES.contains(&subject.as_str()) {
+        Some(Holder::Side(Side::Provider))
+    } else if CLIENT_ROLES.contains(&subject.as_str()) {
+        Some(Holder::Side(Side::Client))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_subject_of_the_first_granted_right_holds_it() {
+        let cases = [
+            (
+                "9.2 Licensor may terminate this Agreement immediately by written notice if \
+                 Licensee breaches Section 4.",
+                Some(Holder::Side(Side::Provider)),
+            ),
+            (
+                "7.2 The Agency may terminate this Agreement for convenience at any time on ten \
+                 (10) days' written notice.",
+                Some(Holder::Side(Side::Client)),
+            ),
+            (
+                "10.1 Company may terminate this Agreement at any time. Contributor may \
+                 terminate only upon ninety (90) days' written notice.",
+                Some(Holder::Side(Side::Client)),
+            ),
+            (
+                "Either party may terminate this Agreement if the other party materially \
+                 breaches it.",
+                Some(Holder::Mutual),
+            ),
+            (
+                "The Service Provider reserves the right to suspend the Services.",
+                Some(Holder::Side(Side::Provider)),
+            ),
+            (
+                "Customer shall be entitled to end the subscription.",
+                Some(Holder::Side(Side::Client)),
+            ),
+            ("We may suspend your account at any time without notice.", None),
+            ("This Agreement may be amended only in writing signed by both parties.", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(holder_of(text), want, "{text}");
+        }
+    }
+}
