@@ -158,14 +158,7 @@ fn the_lexical_model_alone_trains_and_evaluates_without_encoding_anything() {
     assert!(o.status.success(), "train failed: {}", stderr(&o));
     assert!(stderr(&o).contains("lexical model: solved"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("new texts encoded"), "{}", stderr(&o));
-    let o = run(bin()
-        .args(["eval", "--format", "json", "--model"])
-        .arg(&model)
-        .arg("--data")
-        .arg(&held_out)
-        .arg("--cache")
-        .arg(&cache));
-    assert!(o.status.success(), "{}", stderr(&o));
+    let report = eval_json(&model, &held_out, &cache);
     // Neither training nor evaluation wrote an encoder output.
     let shards: Vec<PathBuf> = std::fs::read_dir(&cache)
         .into_iter()
@@ -178,7 +171,6 @@ fn the_lexical_model_alone_trains_and_evaluates_without_encoding_anything() {
     assert!(shards.is_empty(), "the lexical model alone needs no encoder outputs: {shards:?}");
     // Clauses written separately from the training ones: the words that mark an AI
     // training ban or an outside-AI ban carry over.
-    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(report["per_label"]["ai_training_prohibited"]["support"], 8);
     assert!(report["macro_f1"].as_f64().unwrap() > 0.5, "{report}");
 }

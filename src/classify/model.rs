@@ -24,7 +24,6 @@ use super::head::{make_batch, Head, HeadConfig};
 use super::lexical::{Lexicon, Sparse};
 use super::linear;
 use super::tuned::{self, TunedConfig, TunedLayers};
-use crate::encode::bert::LayerWeights;
 use crate::encode::{EncodeError, Encoder};
 
 /// Folder name of the shipped classifier under `models/`.
@@ -237,23 +236,7 @@ impl Classifier {
             Some(config) => {
                 let mut layers = Vec::with_capacity(config.layers);
                 for i in 0..config.layers {
-                    let mut read = |name: &str| vec1(&format!("tuned.{i}.{name}"));
-                    let [qkv_w, qkv_b, attn_out_w, attn_out_b, attn_norm_g, attn_norm_b, inter_w, inter_b, out_w, out_b, out_norm_g, out_norm_b] =
-                        tuned::PARAM_NAMES.map(&mut read);
-                    let w = LayerWeights {
-                        qkv_w: qkv_w?,
-                        qkv_b: qkv_b?,
-                        attn_out_w: attn_out_w?,
-                        attn_out_b: attn_out_b?,
-                        attn_norm_g: attn_norm_g?,
-                        attn_norm_b: attn_norm_b?,
-                        inter_w: inter_w?,
-                        inter_b: inter_b?,
-                        out_w: out_w?,
-                        out_b: out_b?,
-                        out_norm_g: out_norm_g?,
-                        out_norm_b: out_norm_b?,
-                    };
+                    let w = tuned::layer_from(|name| vec1(&format!("tuned.{i}.{name}")))?;
                     let (h, m) = (config.hidden, config.intermediate);
                     if w.qkv_w.len() != 3 * h * h
                         || w.inter_w.len() != h * m
@@ -388,21 +371,7 @@ impl Classifier {
         let Some(t) = &self.tuned else {
             return Ok(states.to_vec());
         };
-        let h = t.config.hidden;
-        let inputs = states
-            .iter()
-            .map(|s| {
-                let n = s.dim(0)?.min(self.meta.max_tokens);
-                s.narrow(0, 0, n)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()
-            })
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        t.transform(&inputs, crate::encode::DEFAULT_BATCH_TOKENS)
-            .into_iter()
-            .map(|v| {
-                let n = v.len() / h;
-                Ok(Tensor::from_vec(v, (n, h), &Device::Cpu)?)
-            })
-            .collect()
+        Ok(t.transform_tensors(states, self.meta.max_tokens, DType::F32)?)
     }
 
     /// Probabilities from token states (`[tokens, hidden]` each, from the encoder layer

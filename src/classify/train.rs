@@ -351,7 +351,8 @@ pub fn train(
             vec![vec![0.0; n_labels]; dev.lex.len()]
         } else {
             let states = match tuned {
-                Some(t) => transform_states(t, &dev.states, opts.max_tokens)?,
+                // f16 halves the memory of a whole dev set's outputs.
+                Some(t) => t.transform_tensors(&dev.states, opts.max_tokens, DType::F16)?,
                 None => dev.states.clone(),
             };
             head_logits(head, &states, opts.max_tokens)?
@@ -591,35 +592,6 @@ fn rows_tensor<'a>(
     Tensor::from_vec(flat, (n, width), &Device::Cpu)
 }
 
-/// The f32 rows of a cached `[tokens, hidden]` state tensor, at most `max_tokens` of them.
-fn state_rows(states: &Tensor, max_tokens: usize) -> candle_core::Result<Vec<f32>> {
-    let n = states.dim(0)?.min(max_tokens);
-    states.narrow(0, 0, n)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()
-}
-
-/// The tuned layers' output over cached states, as f16 tensors (to halve the memory of
-/// a whole dev set), in input order.
-fn transform_states(
-    t: &TunedLayers,
-    states: &[Tensor],
-    max_tokens: usize,
-) -> candle_core::Result<Vec<Tensor>> {
-    let h = t.config.hidden;
-    let mut out = Vec::with_capacity(states.len());
-    // A few thousand texts at a time bound the f32 copies held at once.
-    for chunk in states.chunks(2048) {
-        let inputs = chunk
-            .iter()
-            .map(|s| state_rows(s, max_tokens))
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        for v in t.transform(&inputs, crate::encode::DEFAULT_BATCH_TOKENS) {
-            let n = v.len() / h;
-            out.push(Tensor::from_vec(v, (n, h), &Device::Cpu)?.to_dtype(DType::F16)?);
-        }
-    }
-    Ok(out)
-}
-
 /// One training step through the tuned layers and the head: the layers run forward on
 /// the batch (split over the worker threads), the head's loss is differentiated by
 /// candle down to the layers' output, and the layers' backward pass takes it from
@@ -639,7 +611,7 @@ fn tuned_step(
     let h = t.config.hidden;
     let rows = inputs
         .iter()
-        .map(|s| state_rows(s, max_tokens))
+        .map(|s| tuned::state_rows(s, max_tokens))
         .collect::<candle_core::Result<Vec<_>>>()?;
     let lens: Vec<usize> = rows.iter().map(|r| r.len() / h).collect();
     // Contiguous parts of about equal tokens, run side by side. Their number is fixed

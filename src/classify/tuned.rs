@@ -15,6 +15,7 @@
 //! operation for automatic differentiation, and it needs no layer norm with a backward
 //! pass from the tensor library. A finite-difference test checks every gradient.
 
+use candle_core::{DType, Device, Tensor};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -87,6 +88,15 @@ pub fn params_mut(w: &mut LayerWeights) -> [&mut Vec<f32>; 12] {
         &mut w.out_norm_g,
         &mut w.out_norm_b,
     ]
+}
+
+/// A layer from its parameters in [`PARAM_NAMES`] order, each read by `read`.
+pub fn layer_from<E>(mut read: impl FnMut(&str) -> Result<Vec<f32>, E>) -> Result<LayerWeights, E> {
+    let mut w = LayerWeights::default();
+    for (name, p) in PARAM_NAMES.iter().zip(params_mut(&mut w)) {
+        *p = read(name)?;
+    }
+    Ok(w)
 }
 
 /// A layer of the same shape with every parameter zero (gradient and moment buffers).
@@ -209,6 +219,38 @@ impl TunedLayers {
             })
             .collect();
         outputs.into_iter().flatten().collect()
+    }
+}
+
+/// The f32 rows of a `[tokens, hidden]` state tensor, at most `max_tokens` of them.
+pub fn state_rows(states: &Tensor, max_tokens: usize) -> candle_core::Result<Vec<f32>> {
+    let n = states.dim(0)?.min(max_tokens);
+    states.narrow(0, 0, n)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()
+}
+
+impl TunedLayers {
+    /// [`Self::transform`] over state tensors (each `[tokens, hidden]`, at most the first
+    /// `max_tokens` read), returned as tensors of `dtype` in input order. Works through a
+    /// few thousand texts at a time to bound the f32 copies held at once.
+    pub fn transform_tensors(
+        &self,
+        states: &[Tensor],
+        max_tokens: usize,
+        dtype: DType,
+    ) -> candle_core::Result<Vec<Tensor>> {
+        let h = self.config.hidden;
+        let mut out = Vec::with_capacity(states.len());
+        for chunk in states.chunks(2048) {
+            let inputs = chunk
+                .iter()
+                .map(|s| state_rows(s, max_tokens))
+                .collect::<candle_core::Result<Vec<_>>>()?;
+            for v in self.transform(&inputs, crate::encode::DEFAULT_BATCH_TOKENS) {
+                let n = v.len() / h;
+                out.push(Tensor::from_vec(v, (n, h), &Device::Cpu)?.to_dtype(dtype)?);
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -287,7 +287,7 @@ impl Layer {
 /// `[in, out]` row-major, as the forward pass reads them: `qkv_w` is `[hidden, 3 * hidden]`
 /// (query, key and value side by side), `inter_w` `[hidden, intermediate]`, `out_w`
 /// `[intermediate, hidden]`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct LayerWeights {
     pub qkv_w: Vec<f32>,
     pub qkv_b: Vec<f32>,
