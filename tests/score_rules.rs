@@ -1,7 +1,8 @@
 //! Scoring rules that read the clause beyond the classifier's labels: rights one party
 //! holds (to terminate, to change the terms) are read for the party the clause gives them
-//! to, and a clause that only denies a right does not carry it. Built from a short
-//! licence written for this test, with hand-chosen classifier probabilities.
+//! to, a clause that only denies a right does not carry it, and a label defined by its
+//! words needs them. Built from a short licence written for this test, with hand-chosen
+//! classifier probabilities, and from single clauses.
 
 use std::path::Path;
 
@@ -58,27 +59,35 @@ const CLAUSES: [(&str, [f32; 5]); 8] = [
 ];
 
 fn report(side: Side) -> ScoreReport {
+    let clauses: Vec<(&str, Vec<f32>)> = CLAUSES.iter().map(|(t, p)| (*t, p.to_vec())).collect();
+    report_of(&clauses, &LABELS, side)
+}
+
+/// Scores a contract of one clause per paragraph, with the given probabilities for
+/// `labels` (threshold 0.5 each).
+fn report_of(clauses: &[(&str, Vec<f32>)], labels: &[&str], side: Side) -> ScoreReport {
     let taxonomy = Taxonomy::bundled();
     let doc = read::from_paragraphs(
         Path::new("contracts/holder-test.txt"),
         DocFormat::Text,
-        CLAUSES.iter().map(|(text, _)| (BlockKind::Paragraph, text.to_string(), None)),
+        clauses.iter().map(|(text, _)| (BlockKind::Paragraph, text.to_string(), None)),
     );
-    let clauses = segment::segment(&doc, &SegmentOptions::default());
-    assert_eq!(clauses.len(), CLAUSES.len(), "one clause per paragraph");
-    let probs: Vec<Vec<f32>> = clauses
+    let segmented = segment::segment(&doc, &SegmentOptions::default());
+    assert_eq!(segmented.len(), clauses.len(), "one clause per paragraph");
+    let probs: Vec<Vec<f32>> = segmented
         .iter()
         .map(|c| {
-            CLAUSES
+            clauses
                 .iter()
                 .find(|(text, _)| c.text.trim() == *text)
                 .unwrap_or_else(|| panic!("clause {:?} is not from the contract", c.text))
                 .1
-                .to_vec()
+                .clone()
         })
         .collect();
-    let labels: Vec<String> = LABELS.iter().map(|l| l.to_string()).collect();
-    engine::assemble(&doc, clauses, &probs, &labels, &[0.5; 5], &taxonomy, side)
+    let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
+    let thresholds = vec![0.5; labels.len()];
+    engine::assemble(&doc, segmented, &probs, &labels, &thresholds, &taxonomy, side)
 }
 
 /// (section, label, held_by) of every label on every clause.
@@ -155,4 +164,171 @@ fn a_clause_that_denies_a_right_does_not_carry_it() {
     // none of them.
     assert!(on("7").is_empty(), "{:?}", on("7"));
     assert_eq!(on("8"), ["license_broad_purpose"]);
+}
+
+#[test]
+fn labels_defined_by_their_words_need_them() {
+    let taxonomy = Taxonomy::bundled();
+    let denied = |label: &str, text: &str| {
+        taxonomy.denied(taxonomy.index(label).expect("label in the taxonomy"), text)
+    };
+    // `requires`: whom a non-solicitation protects.
+    let customers = "Contributor shall not solicit or accept work from any client, customer or \
+                     business partner of Company.";
+    assert!(denied("no_solicit_of_employees", customers));
+    assert!(!denied(
+        "no_solicit_of_employees",
+        "Neither party shall solicit for employment any employee of the other party."
+    ));
+    // `requires`: a carve-out, or liability said to be unlimited.
+    assert!(denied(
+        "uncapped_liability",
+        "IN NO EVENT SHALL EITHER PARTY BE LIABLE FOR ANY INDIRECT, INCIDENTAL OR CONSEQUENTIAL \
+         DAMAGES ARISING OUT OF THIS AGREEMENT."
+    ));
+    assert!(!denied(
+        "uncapped_liability",
+        "EXCEPT FOR A PARTY'S INDEMNIFICATION OBLIGATIONS, IN NO EVENT SHALL EITHER PARTY BE \
+         LIABLE FOR ANY INDIRECT DAMAGES."
+    ));
+    assert!(!denied(
+        "uncapped_liability",
+        "The limitation in Section 8.2 shall not apply to a party's indemnification obligations."
+    ));
+    // `not_when`: a right to end the contract on the other side's breach is for cause,
+    // unless the clause also gives a right without one.
+    let for_cause = "Either party may terminate this Agreement if the other party materially \
+                     breaches it and fails to cure the breach within thirty (30) days after \
+                     written notice.";
+    assert!(denied("termination_for_convenience", for_cause));
+    assert!(!denied(
+        "termination_for_convenience",
+        "Either party may terminate this Agreement for convenience on thirty days' notice, or \
+         immediately if the other party materially breaches it."
+    ));
+    assert!(!denied(
+        "termination_for_convenience",
+        "Client may terminate this Agreement on fourteen (14) days' written notice."
+    ));
+    // A clause that lifts every limit is no cap, unless it caps something too.
+    let no_limit = "Contributor's liability under this Agreement shall be without any limit as \
+                    to amount and shall not be subject to any limitation or exclusion of \
+                    liability.";
+    assert!(denied("cap_on_liability", no_limit));
+    assert!(denied("limitation_of_liability", no_limit));
+    assert!(!denied(
+        "cap_on_liability",
+        "Each party's total liability shall not exceed the fees paid, but a party's liability \
+         for its indemnities shall be without any limit as to amount."
+    ));
+    // `requires`: an indemnity is a promise; its procedure, or a cap over it, gives none.
+    assert!(denied(
+        "indemnification",
+        "Each indemnity applies only if the indemnified party gives prompt written notice of \
+         the claim and allows the indemnifying party to control its defense."
+    ));
+    assert!(!denied(
+        "indemnification",
+        "Designer shall indemnify the Agency against any third-party claim that the Final \
+         Designs infringe that party's copyright."
+    ));
+    assert!(!denied(
+        "indemnification",
+        "Each Member will be indemnified and held harmless by the Venture from any and all \
+         damages relating to the Member's participation in Venture affairs."
+    ));
+    // Labels without such rules are left to the classifier.
+    assert!(!denied("governing_law", customers));
+}
+
+#[test]
+fn a_bad_rule_pattern_is_an_error_naming_the_label() {
+    let toml = r#"
+version = 1
+[[label]]
+id = "uncapped_liability"
+name = "Uncapped liability"
+group = "liability"
+source = "cuad"
+definition = "No ceiling."
+risk = { provider = 0, client = 0 }
+requires = ['(unclosed']
+"#;
+    let err = Taxonomy::parse(toml, Path::new("custom/taxonomy.toml")).unwrap_err().to_string();
+    assert!(err.contains("custom/taxonomy.toml"), "{err}");
+    assert!(err.contains("uncapped_liability") && err.contains("requires"), "{err}");
+}
+
+#[test]
+fn a_definition_counts_only_through_a_clause_that_transfers_its_term() {
+    let labels = ["data_ownership_broad", "ip_retained_by_creator", "ip_ownership_assignment"];
+    let clauses = [
+        (
+            "1. \"Preliminary Works\" means sketches, alternative concepts and working files that \
+             are not part of the Final Deliverables.",
+            vec![0.90, 0.01, 0.01],
+        ),
+        (
+            "2. \"Work Product\" means all drafts, data, concepts and materials created under \
+             this Agreement, whether or not delivered.",
+            vec![0.90, 0.01, 0.01],
+        ),
+        ("3. The Preliminary Works remain the property of the Designer.", vec![0.01, 0.90, 0.01]),
+        (
+            "4. The Designer hereby assigns to the Client all right, title and interest in the \
+             Work Product.",
+            vec![0.01, 0.01, 0.90],
+        ),
+    ];
+    let r = report_of(&clauses, &labels, Side::Provider);
+    let on: Vec<(String, String)> =
+        clause_labels(&r).into_iter().map(|(section, label, _)| (section, label)).collect();
+    // The drafts the designer keeps transfer nothing; the Work Product that is assigned
+    // sweeps in every draft.
+    assert!(!on.contains(&("1".into(), "data_ownership_broad".into())), "{on:?}");
+    assert!(on.contains(&("2".into(), "data_ownership_broad".into())), "{on:?}");
+    let flagged: Vec<&str> = r
+        .red_flags
+        .iter()
+        .filter(|f| f.label == "data_ownership_broad")
+        .map(|f| f.section.as_deref().unwrap_or(""))
+        .collect();
+    assert_eq!(flagged, ["2"]);
+}
+
+#[test]
+fn a_licence_the_client_grants_is_not_the_providers_purpose_limitation() {
+    let labels = ["license_grant", "license_limited_purpose", "license_broad_purpose"];
+    let grant = (
+        "1. The Designer grants the Agency a non-exclusive licence to use the Designs for any \
+         purpose in all media.",
+        vec![0.95, 0.01, 0.90],
+    );
+    let licence_back = (
+        "2. The Agency grants the Designer a non-exclusive licence to display the Designs in \
+         its portfolio and for no other purpose.",
+        vec![0.90, 0.85, 0.01],
+    );
+    let missing = |r: &ScoreReport| -> Vec<String> {
+        r.missing_protections.iter().map(|m| m.id.clone()).collect()
+    };
+    let r = report_of(&[grant.clone(), licence_back.clone()], &labels, Side::Provider);
+    let on = clause_labels(&r);
+    // The licence back is held by the designer it is granted to, and scores nothing.
+    assert!(
+        on.contains(&("2".into(), "license_limited_purpose".into(), Some(Side::Provider))),
+        "{on:?}"
+    );
+    assert!(on.contains(&("1".into(), "license_grant".into(), Some(Side::Client))), "{on:?}");
+    assert!(r.protections.iter().all(|p| p.clause_index != r.clauses[1].index), "{r:?}");
+    assert!(r.red_flags.iter().all(|f| f.section.as_deref() != Some("2")), "{:?}", r.red_flags);
+    // So the designer's own licence still lacks a purpose limitation...
+    assert!(missing(&r).contains(&"no_purpose_limitation".to_string()), "{:?}", missing(&r));
+    // ...which a limit on the licence the designer grants supplies.
+    let limited = (
+        "3. The Designer's licence to the Agency is limited to the Spring campaign.",
+        vec![0.01, 0.90, 0.01],
+    );
+    let r = report_of(&[grant, licence_back, limited], &labels, Side::Provider);
+    assert!(!missing(&r).contains(&"no_purpose_limitation".to_string()), "{:?}", missing(&r));
 }

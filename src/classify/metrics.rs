@@ -104,9 +104,13 @@ pub fn evaluate(labels: &[String], gold: &[Vec<String>], predicted: &[Vec<String
 }
 
 /// The threshold on `probs` that maximises F1 against `gold` (booleans), searched over
-/// the observed probabilities; ties go to the threshold in the middle of the best run,
-/// and `fallback` is used when there are no positives.
-pub fn best_threshold(probs: &[f32], gold: &[bool], fallback: f32) -> (f32, f64) {
+/// the observed probabilities at or below `ceiling`; ties go to the threshold in the
+/// middle of the best run, and `fallback` is used when there are no positives.
+///
+/// For calibrated probabilities the F1-optimal threshold is half the best F1 reachable,
+/// so never above 0.5; a cut found above that on a few dev examples fits the gap between
+/// them rather than the label, and the ceiling keeps it out.
+pub fn best_threshold(probs: &[f32], gold: &[bool], fallback: f32, ceiling: f32) -> (f32, f64) {
     let positives = gold.iter().filter(|&&g| g).count();
     if positives == 0 {
         return (fallback, 0.0);
@@ -121,17 +125,21 @@ pub fn best_threshold(probs: &[f32], gold: &[bool], fallback: f32) -> (f32, f64)
         } else {
             fp += 1;
         }
-        // Cut only between distinct probabilities.
+        // Cut only between distinct probabilities, and only where a cut at or below the
+        // ceiling separates the same examples.
         let next = order.get(rank + 1).map(|&j| probs[j]);
         if next == Some(probs[i]) {
+            continue;
+        }
+        let lower = next.unwrap_or(0.0);
+        if lower >= ceiling {
             continue;
         }
         let p = tp as f64 / (tp + fp) as f64;
         let r = tp as f64 / positives as f64;
         let score = f1(p, r);
         if score > best.1 {
-            let lower = next.unwrap_or(0.0);
-            best = ((probs[i] + lower) / 2.0, score);
+            best = (((probs[i] + lower) / 2.0).min(ceiling), score);
         }
     }
     best
@@ -164,9 +172,24 @@ mod tests {
     fn threshold_separates_when_it_can() {
         let probs = [0.9, 0.8, 0.35, 0.3, 0.1];
         let gold = [true, true, true, false, false];
-        let (t, f) = best_threshold(&probs, &gold, 0.5);
+        let (t, f) = best_threshold(&probs, &gold, 0.5, 1.0);
         assert!((t - 0.325).abs() < 1e-6, "{t}");
         assert_eq!(f, 1.0);
-        assert_eq!(best_threshold(&probs, &[false; 5], 0.5), (0.5, 0.0));
+        assert_eq!(best_threshold(&probs, &[false; 5], 0.5, 1.0), (0.5, 0.0));
+    }
+
+    #[test]
+    fn threshold_stays_at_or_under_the_ceiling() {
+        // Unbounded, the best cut (F1 0.8) sits in the gap between 0.9 and a negative at 0.8.
+        let probs = [0.95, 0.9, 0.8, 0.6, 0.4, 0.3];
+        let gold = [true, true, false, false, true, false];
+        let (t, f) = best_threshold(&probs, &gold, 0.5, 1.0);
+        assert!((t - 0.85).abs() < 1e-6 && (f - 0.8).abs() < 1e-12, "{t} {f}");
+        // Under a ceiling of 0.5 the best cut is the one between 0.4 and 0.3.
+        let (t, f) = best_threshold(&probs, &gold, 0.5, 0.5);
+        assert!((t - 0.35).abs() < 1e-6 && (f - 0.75).abs() < 1e-12, "{t} {f}");
+        // A gap that straddles the ceiling is cut at the ceiling, which splits it the same way.
+        let (t, f) = best_threshold(&[0.9, 0.8, 0.3], &[true, true, false], 0.5, 0.5);
+        assert_eq!((t, f), (0.5, 1.0));
     }
 }

@@ -79,6 +79,12 @@ pub struct LabelDef {
     /// that gives the right to the other side is scored the other way round.
     #[serde(default)]
     pub held_right: bool,
+    /// Whether the label describes a licence, read for who grants it. Its `risk` is
+    /// written for the usual grantor, the provider; a licence the client grants (a
+    /// licence back to the designer for its portfolio) scores nothing, and is neither the
+    /// provider's purpose limitation nor a grant of the provider's work.
+    #[serde(default)]
+    pub granted: bool,
     /// Whether the label means one party alone holds the right, so that a clause giving
     /// it to either party is not this label.
     #[serde(default)]
@@ -93,6 +99,23 @@ pub struct LabelDef {
     /// carry it: "for no other purpose" is not a licence for any purpose.
     #[serde(default)]
     pub needs_evidence: bool,
+    /// Words that define the label, one of which a clause must contain to carry it:
+    /// whom a non-solicitation protects (employees, not clients), or the carve-out that
+    /// leaves a liability uncapped, the promise that makes an indemnity. Patterns as for
+    /// `evidence`; a match of any counts, and the clause's evidence alone does not.
+    #[serde(default)]
+    pub requires: Vec<String>,
+    /// Conditions that make a clause something else unless its evidence says otherwise:
+    /// a right to terminate on the other side's breach is termination for cause, not for
+    /// convenience. A clause matching one of these, with no evidence for the label
+    /// outside the match, does not carry the label.
+    #[serde(default)]
+    pub not_when: Vec<String>,
+    /// For a label a definition can carry (`counts_in_definitions`): the labels a clause
+    /// using the defined term must carry for the definition to keep it. A definition of
+    /// drafts that the only clause naming them leaves with the creator transfers nothing.
+    #[serde(default)]
+    pub definition_used_by: Vec<String>,
     pub why_provider: Option<String>,
     pub suggest_provider: Option<String>,
     pub why_client: Option<String>,
@@ -169,6 +192,8 @@ pub struct Taxonomy {
     pub missing: Vec<MissingRule>,
     pub notes: Vec<Note>,
     evidence: Vec<Vec<Regex>>,
+    requires: Vec<Vec<Regex>>,
+    not_when: Vec<Vec<Regex>>,
     by_id: BTreeMap<String, usize>,
 }
 
@@ -196,6 +221,8 @@ impl Taxonomy {
         let mut by_id = BTreeMap::new();
         let groups: HashSet<&str> = file.group.iter().map(|g| g.id.as_str()).collect();
         let mut evidence = Vec::with_capacity(file.label.len());
+        let mut requires = Vec::with_capacity(file.label.len());
+        let mut not_when = Vec::with_capacity(file.label.len());
         for (i, label) in file.label.iter().enumerate() {
             if by_id.insert(label.id.clone(), i).is_some() {
                 return Err(invalid(format!("label `{}` is defined twice", label.id)));
@@ -219,18 +246,29 @@ impl Taxonomy {
                     )));
                 }
             }
-            let patterns = label
-                .evidence
-                .iter()
-                .map(|p| {
-                    Regex::new(p).map_err(|e| {
-                        invalid(format!("label `{}`: bad evidence pattern: {e}", label.id))
+            let compile = |field: &str, patterns: &[String]| {
+                patterns
+                    .iter()
+                    .map(|p| {
+                        Regex::new(p).map_err(|e| {
+                            invalid(format!("label `{}`: bad {field} pattern: {e}", label.id))
+                        })
                     })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            evidence.push(patterns);
+                    .collect::<Result<Vec<_>, _>>()
+            };
+            evidence.push(compile("evidence", &label.evidence)?);
+            requires.push(compile("requires", &label.requires)?);
+            not_when.push(compile("not_when", &label.not_when)?);
         }
         let known = |id: &str| by_id.contains_key(id);
+        for label in &file.label {
+            if let Some(id) = label.definition_used_by.iter().find(|id| !known(id)) {
+                return Err(invalid(format!(
+                    "label `{}`: definition_used_by names unknown label `{id}`",
+                    label.id
+                )));
+            }
+        }
         for rule in &file.missing {
             for id in rule.protective_labels.iter().chain(&rule.when_any) {
                 if !known(id) {
@@ -254,6 +292,8 @@ impl Taxonomy {
             missing: file.missing,
             notes: file.note,
             evidence,
+            requires,
+            not_when,
             by_id,
         })
     }
@@ -283,14 +323,37 @@ impl Taxonomy {
     }
 
     /// Whether the clause does not carry the label whatever the classifier says: the
-    /// label `needs_evidence` and the clause has none, or the label is
-    /// `negation_reverses` and every piece of its evidence starts inside a negation.
+    /// label `needs_evidence` and the clause has none; it `requires` words the clause
+    /// lacks; the clause matches a `not_when` condition and has no evidence outside it;
+    /// or the label is `negation_reverses` and every piece of its evidence starts inside
+    /// a negation.
     pub fn denied(&self, label: usize, text: &str) -> bool {
         let def = &self.labels[label];
-        if !def.negation_reverses && !def.needs_evidence {
+        let required = &self.requires[label];
+        let excluding = &self.not_when[label];
+        if !def.negation_reverses
+            && !def.needs_evidence
+            && required.is_empty()
+            && excluding.is_empty()
+        {
             return false;
         }
-        let spans = self.evidence_spans(label, text);
+        let mut spans = self.evidence_spans(label, text);
+        if !excluding.is_empty() {
+            // Evidence inside an excluding condition is part of it ("modify the scope of
+            // work" is an amendment, not a right to adapt the work).
+            let excluded: Vec<_> =
+                excluding.iter().flat_map(|re| re.find_iter(text).map(|m| m.range())).collect();
+            if !excluded.is_empty() {
+                spans.retain(|s| !excluded.iter().any(|e| e.start <= s.start && s.start < e.end));
+                if spans.is_empty() {
+                    return true;
+                }
+            }
+        }
+        if !required.is_empty() && !required.iter().any(|re| re.is_match(text)) {
+            return true;
+        }
         if spans.is_empty() {
             return def.needs_evidence;
         }

@@ -10,14 +10,16 @@
 //!    top layers first; the head's gradient with respect to their output (from candle)
 //!    is passed down their hand-written backward pass, and both are updated. After every
 //!    epoch the two models are mixed and scored on the dev files (stage 3); training
-//!    stops when dev macro-F1 has not improved for `patience` epochs and the best epoch
+//!    stops when the dev score has not improved for `patience` epochs and the best epoch
 //!    is kept.
 //! 3. The mix: for each label with enough dev positives, a small logistic regression on
 //!    the dev examples weighs the two logits (which also calibrates the probability the
-//!    scorer uses); then each label's threshold is tuned on dev for F1. The mix is
+//!    scorer uses); then each label's threshold is tuned on dev for F1, at no more than
+//!    0.5 (the most a calibrated probability's F1-optimal cut can be). The mix is
 //!    cross-fitted over two halves of dev, so the thresholds and the dev score that
 //!    early stopping and model choice read come from probabilities of examples the mix
-//!    was not fitted on.
+//!    was not fitted on. Epochs are compared by dev macro-F1 at each label's best cut
+//!    ([`DevScore`]); the thresholds shipped are then tuned at no more than 0.5.
 //!
 //! Every loss is masked to the labels each example's file annotates (see
 //! [`super::dataset::Dataset`]). Everything random draws from one seeded generator, and
@@ -132,6 +134,9 @@ pub struct EpochLog {
     pub epoch: usize,
     pub train_loss: f32,
     pub dev_macro_f1: Option<f64>,
+    /// Dev macro-F1 at each label's best cut, however high (see [`DevScore`]): what
+    /// picks the epoch kept.
+    pub dev_best_f1: Option<f64>,
     pub seconds: f64,
 }
 
@@ -141,13 +146,27 @@ pub struct TrainLog {
     pub best_epoch: usize,
     /// Dev macro-F1 of the model kept (mixed, at tuned thresholds); none without dev data.
     pub dev_macro_f1: Option<f64>,
+    /// Dev macro-F1 at the best cuts of the model kept; none without dev data.
+    pub dev_best_f1: Option<f64>,
     pub train_examples: usize,
     pub dev_examples: usize,
     pub seconds: f64,
 }
 
-/// Dev macro-F1 (none without dev data), mix and thresholds of one head.
-type Tuned = (Option<f64>, Vec<Mix>, Vec<f32>);
+/// How one epoch's mixed model does on dev, from out-of-fold probabilities, over the
+/// labels with enough dev positives.
+#[derive(Debug, Clone, Copy)]
+struct DevScore {
+    /// Macro-F1 at the thresholds shipped (tuned at or under [`MAX_THRESHOLD`]).
+    macro_f1: f64,
+    /// Macro-F1 at each label's best cut anywhere in [0, 1]: how well the epoch's
+    /// probabilities separate each label, whatever cut is shipped. It picks the epoch;
+    /// where to cut is decided apart, for the epoch kept.
+    best_f1: f64,
+}
+
+/// Dev score (none without dev data), mix and thresholds of one head.
+type Tuned = (Option<DevScore>, Vec<Mix>, Vec<f32>);
 
 /// The best epoch so far: dev score, head tensors, mix, thresholds, tuned layers.
 type Snapshot = (f64, Vec<(String, Tensor)>, Vec<Mix>, Vec<f32>, Option<TunedLayers>);
@@ -335,6 +354,7 @@ pub fn train(
         epochs: Vec::new(),
         best_epoch: 0,
         dev_macro_f1: None,
+        dev_best_f1: None,
         train_examples: data.lex.len(),
         dev_examples: dev.lex.len(),
         seconds: 0.0,
@@ -382,12 +402,13 @@ pub fn train(
                 probs[i] = mixed_probabilities(&mix, &dev_lex[i..=i], &dev_head[i..=i]).remove(0);
             }
         }
-        let (f1, th) = tune_thresholds(&probs, &dev, &fallback_thresholds);
-        Ok((Some(f1), full, th))
+        let (score, th) = score_and_tune(&probs, &dev, &fallback_thresholds);
+        Ok((Some(score), full, th))
     };
     if epochs == 0 {
-        let (dev_f1, mix, thresholds) = mix_and_tune(&head, tuned.as_ref())?;
-        log.dev_macro_f1 = dev_f1;
+        let (dev_score, mix, thresholds) = mix_and_tune(&head, tuned.as_ref())?;
+        log.dev_macro_f1 = dev_score.map(|d| d.macro_f1);
+        log.dev_best_f1 = dev_score.map(|d| d.best_f1);
         best = Some((0.0, head.tensors().into_iter().collect(), mix, thresholds, tuned.clone()));
     }
     let mut layer_optimizer =
@@ -432,16 +453,18 @@ pub fn train(
             on_event(Event::Batch { done: done + 1, loss: l });
         }
         let train_loss = (total_loss / batches.len().max(1) as f64) as f32;
-        let (dev_f1, mix, thresholds) = mix_and_tune(&head, tuned.as_ref())?;
+        let (dev_score, mix, thresholds) = mix_and_tune(&head, tuned.as_ref())?;
         let entry = EpochLog {
             epoch,
             train_loss,
-            dev_macro_f1: dev_f1,
+            dev_macro_f1: dev_score.map(|d| d.macro_f1),
+            dev_best_f1: dev_score.map(|d| d.best_f1),
             seconds: epoch_start.elapsed().as_secs_f64(),
         };
         on_event(Event::EpochEnd(&entry));
         log.epochs.push(entry);
-        let score = dev_f1.unwrap_or(epoch as f64);
+        // Without dev data the last epoch is kept.
+        let score = dev_score.map_or(epoch as f64, |d| d.best_f1);
         if best.as_ref().is_none_or(|(b, ..)| score > *b) {
             let snapshot = head
                 .tensors()
@@ -450,7 +473,8 @@ pub fn train(
                 .collect::<candle_core::Result<_>>()?;
             best = Some((score, snapshot, mix, thresholds, tuned.clone()));
             log.best_epoch = epoch;
-            log.dev_macro_f1 = dev_f1;
+            log.dev_macro_f1 = dev_score.map(|d| d.macro_f1);
+            log.dev_best_f1 = dev_score.map(|d| d.best_f1);
             since_best = 0;
         } else {
             since_best += 1;
@@ -515,6 +539,11 @@ fn fit_lexical(
     let (weights, bias) = solved.into_iter().map(|s| (s.weights, s.bias)).unzip();
     (LexicalModel { weights, bias, dense_scale: 0.0, dense_dim: 0 }, iterations)
 }
+
+/// The highest threshold tuning may choose: the mix outputs calibrated probabilities, and
+/// for those the F1-optimal threshold is half the best F1, so at most 0.5 (see
+/// [`best_threshold`]).
+const MAX_THRESHOLD: f32 = 0.5;
 
 /// Folds of dev the mix is cross-fitted over (examples taken in turn).
 const DEV_FOLDS: usize = 2;
@@ -717,13 +746,13 @@ fn head_logits(
     Ok(by_index)
 }
 
-/// Per-label thresholds tuned for F1 on the examples whose file annotates the label;
-/// returns the macro-F1 over labels with dev positives and the thresholds.
-/// Labels without dev positives keep `fallback` (0.5, or the threshold of the model
-/// training continues from).
-fn tune_thresholds(probs: &[Vec<f32>], dev: &Prepared, fallback: &[f32]) -> (f64, Vec<f32>) {
+/// Per-label thresholds tuned for F1 on the examples whose file annotates the label, and
+/// the dev score ([`DevScore`]) over the labels with dev positives. Labels without dev
+/// positives keep `fallback` (0.5, or the threshold of the model training continues
+/// from).
+fn score_and_tune(probs: &[Vec<f32>], dev: &Prepared, fallback: &[f32]) -> (DevScore, Vec<f32>) {
     let mut thresholds = fallback.to_vec();
-    let mut f1s = Vec::new();
+    let (mut f1s, mut best_f1s) = (Vec::new(), Vec::new());
     for (l, threshold) in thresholds.iter_mut().enumerate() {
         let (mut p, mut g) = (Vec::new(), Vec::new());
         for (i, probs_i) in probs.iter().enumerate() {
@@ -736,16 +765,18 @@ fn tune_thresholds(probs: &[Vec<f32>], dev: &Prepared, fallback: &[f32]) -> (f64
         if positives == 0 {
             continue;
         }
-        let (t, f1) = best_threshold(&p, &g, 0.5);
+        let (t, f1) = best_threshold(&p, &g, 0.5, MAX_THRESHOLD);
         // One or two dev positives say little about where to cut: keep the fallback then,
         // and never cut so low that almost everything is predicted.
         if positives >= MIN_DEV_POSITIVES {
-            *threshold = t.clamp(0.05, 0.99);
+            *threshold = t.max(0.05);
         }
         f1s.push(f1);
+        best_f1s.push(best_threshold(&p, &g, 0.5, 1.0).1);
     }
-    let macro_f1 = if f1s.is_empty() { 0.0 } else { f1s.iter().sum::<f64>() / f1s.len() as f64 };
-    (macro_f1, thresholds)
+    let mean =
+        |xs: &[f64]| if xs.is_empty() { 0.0 } else { xs.iter().sum::<f64>() / xs.len() as f64 };
+    (DevScore { macro_f1: mean(&f1s), best_f1: mean(&best_f1s) }, thresholds)
 }
 
 /// Copies an existing head into a head with `labels`, keeping learned rows of the

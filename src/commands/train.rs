@@ -124,9 +124,11 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
                 Event::Batch { done, .. } => bar.set_position(done as u64),
                 Event::EpochEnd(e) => {
                     let line = format!(
-                        "epoch {}: train loss {:.4}, dev macro-F1 {}, {:.0}s",
+                        "epoch {}: train loss {:.4}, dev macro-F1 {} at best cuts, {} shipped, \
+                         {:.0}s",
                         e.epoch,
                         e.train_loss,
+                        e.dev_best_f1.map(|f| format!("{f:.4}")).unwrap_or_else(|| "-".into()),
                         e.dev_macro_f1.map(|f| format!("{f:.4}")).unwrap_or_else(|| "-".into()),
                         e.seconds
                     );
@@ -153,11 +155,13 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let mut err = std::io::stderr().lock();
     writeln!(
         err,
-        "wrote `{}`: {} labels, best epoch {} of {}, dev macro-F1 {}, {:.0}s",
+        "wrote `{}`: {} labels, best epoch {} of {}, dev macro-F1 {} at best cuts, {} shipped, \
+         {:.0}s",
         args.out.display(),
         model.meta.labels.len(),
         log.best_epoch,
         log.epochs.len(),
+        log.dev_best_f1.map_or("-".to_string(), |f| format!("{f:.4}")),
         log.dev_macro_f1.map_or("-".to_string(), |f| format!("{f:.4}")),
         log.seconds
     )?;

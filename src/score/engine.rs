@@ -69,6 +69,115 @@ impl Scorer {
     }
 }
 
+/// The labels one clause carries: those at or above their threshold (and
+/// [`super::MIN_PROBABILITY`]), less those the taxonomy's rules deny from the clause's
+/// own words, read for who holds a right, and sorted by probability.
+fn clause_labels(
+    clause: &Clause,
+    p: &[f32],
+    labels: &[String],
+    thresholds: &[f32],
+    taxonomy: &Taxonomy,
+) -> Vec<ClauseLabel> {
+    let mut on: Vec<ClauseLabel> = labels
+        .iter()
+        .zip(thresholds)
+        .zip(p)
+        .filter(|((_, &t), &prob)| prob >= t.max(super::MIN_PROBABILITY))
+        .map(|((l, _), &prob)| ClauseLabel { label: l.clone(), probability: prob, held_by: None })
+        .collect();
+    // Rights one party holds: who holds this one? A right given to either party is
+    // not one-sided; one given to the side that usually bears it reads the other way
+    // round (see `effective_risk`).
+    let holder = holder::holder_of(&clause.text);
+    let grantor = holder::grantor_of(&clause.text);
+    on.retain_mut(|cl| {
+        let Some(index) = taxonomy.index(&cl.label) else {
+            return true;
+        };
+        // A clause that only denies a right ("shall not create derivative works") is
+        // the ban, whatever the classifier makes of its words.
+        if taxonomy.denied(index, &clause.text) {
+            return false;
+        }
+        let def = &taxonomy.labels[index];
+        if def.granted {
+            // A licence is held by the side it is granted to.
+            cl.held_by = grantor.map(Side::other);
+            return true;
+        }
+        if !def.held_right {
+            return true;
+        }
+        match holder {
+            Some(Holder::Mutual) => !def.one_sided,
+            Some(Holder::Side(s)) => {
+                cl.held_by = Some(s);
+                true
+            }
+            None => true,
+        }
+    });
+    // A definition only defines a term: the clauses that use it grant or ban. Its
+    // labels count only where the taxonomy says the definition itself carries the
+    // risk (e.g. "Work Product" sweeping in every draft).
+    if clause.kind == ClauseKind::Definition {
+        on.retain(|cl| {
+            taxonomy.index(&cl.label).is_some_and(|i| taxonomy.labels[i].counts_in_definitions)
+        });
+    }
+    on.sort_by(|a, b| b.probability.total_cmp(&a.probability).then(a.label.cmp(&b.label)));
+    on
+}
+
+/// A definition matters through the clauses that use its term: a label marked
+/// `definition_used_by` stays on a definition only when some other clause that names
+/// the defined term carries one of the listed labels. "Preliminary Works" means every
+/// sketch and working file, but if the only clause naming them says they stay with the
+/// designer, the definition hands the client nothing. A definition whose term cannot be
+/// found (no quoted term) keeps its labels.
+fn drop_unused_definitions(
+    mut labelled: Vec<(Clause, Vec<ClauseLabel>)>,
+    taxonomy: &Taxonomy,
+) -> Vec<(Clause, Vec<ClauseLabel>)> {
+    for i in 0..labelled.len() {
+        if labelled[i].0.kind != ClauseKind::Definition || labelled[i].1.is_empty() {
+            continue;
+        }
+        let Some(term) = defined_term(&labelled[i].0.text) else { continue };
+        let used_with = |wanted: &[String]| {
+            labelled.iter().enumerate().any(|(j, (c, on))| {
+                j != i
+                    && c.kind != ClauseKind::Definition
+                    && c.text.contains(term)
+                    && on.iter().any(|cl| wanted.contains(&cl.label))
+            })
+        };
+        let unused: Vec<String> = labelled[i]
+            .1
+            .iter()
+            .filter(|cl| {
+                taxonomy.get(&cl.label).is_some_and(|d| {
+                    !d.definition_used_by.is_empty() && !used_with(&d.definition_used_by)
+                })
+            })
+            .map(|cl| cl.label.clone())
+            .collect();
+        labelled[i].1.retain(|cl| !unused.contains(&cl.label));
+    }
+    labelled
+}
+
+/// The term a definition defines: its first quoted phrase ("Work Product" means ...).
+fn defined_term(text: &str) -> Option<&str> {
+    let open = text.find(['"', '\u{201c}'])?;
+    let rest = &text[open..];
+    let first = rest.chars().next()?.len_utf8();
+    let close = rest[first..].find(['"', '\u{201d}'])?;
+    let term = rest[first..first + close].trim();
+    (!term.is_empty() && term.len() <= 80).then_some(term)
+}
+
 /// Builds the report from clauses and their probabilities (`probs[clause][label]`, labels
 /// in `labels` order with `thresholds`). Pure: the same inputs give the same report.
 pub fn assemble(
@@ -80,7 +189,18 @@ pub fn assemble(
     taxonomy: &Taxonomy,
     side: Side,
 ) -> ScoreReport {
-    let mut scored = Vec::with_capacity(clauses.len());
+    // The labels each clause carries after the rules that read its own text.
+    let labelled: Vec<(Clause, Vec<ClauseLabel>)> = clauses
+        .into_iter()
+        .zip(probs)
+        .map(|(clause, p)| {
+            let on = clause_labels(&clause, p, labels, thresholds, taxonomy);
+            (clause, on)
+        })
+        .collect();
+    let labelled = drop_unused_definitions(labelled, taxonomy);
+
+    let mut scored = Vec::with_capacity(labelled.len());
     // Highest probability per label over clauses that may carry risk, and where.
     // Keyed by label and whether it is read the other way round (a right held by the
     // side it usually burdens counts apart from the same right held by its usual holder).
@@ -88,53 +208,7 @@ pub fn assemble(
     // Labels present in their usual reading (a right held by its usual holder): what the
     // missing-protection rules and the negotiation notes are written for.
     let mut usual: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    for (clause, p) in clauses.into_iter().zip(probs) {
-        let mut on: Vec<ClauseLabel> = labels
-            .iter()
-            .zip(thresholds)
-            .zip(p)
-            .filter(|((_, &t), &prob)| prob >= t.max(super::MIN_PROBABILITY))
-            .map(|((l, _), &prob)| ClauseLabel {
-                label: l.clone(),
-                probability: prob,
-                held_by: None,
-            })
-            .collect();
-        // Rights one party holds: who holds this one? A right given to either party is
-        // not one-sided; one given to the side that usually bears it reads the other way
-        // round (see `effective_risk`).
-        let holder = holder::holder_of(&clause.text);
-        on.retain_mut(|cl| {
-            let Some(index) = taxonomy.index(&cl.label) else {
-                return true;
-            };
-            // A clause that only denies a right ("shall not create derivative works") is
-            // the ban, whatever the classifier makes of its words.
-            if taxonomy.denied(index, &clause.text) {
-                return false;
-            }
-            let def = &taxonomy.labels[index];
-            if !def.held_right {
-                return true;
-            }
-            match holder {
-                Some(Holder::Mutual) => !def.one_sided,
-                Some(Holder::Side(s)) => {
-                    cl.held_by = Some(s);
-                    true
-                }
-                None => true,
-            }
-        });
-        // A definition only defines a term: the clauses that use it grant or ban. Its
-        // labels count only where the taxonomy says the definition itself carries the
-        // risk (e.g. "Work Product" sweeping in every draft).
-        if clause.kind == ClauseKind::Definition {
-            on.retain(|cl| {
-                taxonomy.index(&cl.label).is_some_and(|i| taxonomy.labels[i].counts_in_definitions)
-            });
-        }
-        on.sort_by(|a, b| b.probability.total_cmp(&a.probability).then(a.label.cmp(&b.label)));
+    for (clause, on) in labelled {
         let counts = !matches!(clause.kind, ClauseKind::Recital | ClauseKind::Signature);
         if counts {
             for cl in &on {
@@ -302,22 +376,31 @@ pub fn assemble(
 }
 
 /// A label's risk for `side`, read for who holds the right: the taxonomy's risk when
-/// the holder is unknown or is the side the right usually benefits, the mirror image when
-/// the clause gives the right to the side it usually burdens.
+/// the holder is unknown or usual, the mirror image when the clause gives a right to the
+/// side it usually burdens, and none for a licence the client grants: the taxonomy
+/// scores licences of the provider's work, not of the client's material.
 fn effective_risk(def: &LabelDef, held_by: Option<Side>, side: Side) -> i8 {
+    if !reads_reversed(def, held_by) {
+        def.risk.for_side(side)
+    } else if def.granted {
+        0
+    } else {
+        def.risk.for_side(side.other())
+    }
+}
+
+/// Whether a clause turns a label round: a right given to the side it usually burdens,
+/// or a licence granted to the provider rather than by it.
+fn reads_reversed(def: &LabelDef, held_by: Option<Side>) -> bool {
     match held_by {
-        Some(holder) if def.held_right && def.risk.for_side(holder) < 0 => {
-            def.risk.for_side(side.other())
-        }
-        _ => def.risk.for_side(side),
+        Some(holder) if def.granted => holder == Side::Provider,
+        Some(holder) if def.held_right => def.risk.for_side(holder) < 0,
+        _ => false,
     }
 }
 
 fn is_swapped(taxonomy: &Taxonomy, cl: &ClauseLabel) -> bool {
-    let Some(def) = taxonomy.index(&cl.label).map(|i| &taxonomy.labels[i]) else {
-        return false;
-    };
-    matches!(cl.held_by, Some(h) if def.held_right && def.risk.for_side(h) < 0)
+    taxonomy.index(&cl.label).is_some_and(|i| reads_reversed(&taxonomy.labels[i], cl.held_by))
 }
 
 fn round2(x: f64) -> f64 {

@@ -66,19 +66,54 @@ const CLIENT_ROLES: &[&str] = &[
     "brand",
 ];
 
+/// Every role word as a regex alternation, longest first so that "service provider" wins
+/// over "provider".
+fn role_alternation() -> String {
+    let mut roles: Vec<&str> = PROVIDER_ROLES.iter().chain(CLIENT_ROLES).copied().collect();
+    roles.sort_by_key(|r| std::cmp::Reverse(r.len()));
+    roles.join("|").replace(' ', r"\s+")
+}
+
 fn subject_pattern() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        let mut roles: Vec<&str> = PROVIDER_ROLES.iter().chain(CLIENT_ROLES).copied().collect();
-        // Longest first, so "service provider" wins over "provider".
-        roles.sort_by_key(|r| std::cmp::Reverse(r.len()));
-        let roles = roles.join("|").replace(' ', r"\s+");
+        let roles = role_alternation();
         // A subject followed by the verb phrase that grants it a right.
         let pattern = format!(
             r"(?i)\b(?P<subject>(?:either|each|both)\s+(?:party|parties)|{roles})(?:'s)?\s+(?:(?:alone|itself|shall|will|also)\s+)?(?:may|can|might|reserves?\s+the\s+right|(?:shall\s+)?(?:have|has)\s+the\s+right|(?:is|are|shall\s+be)\s+entitled)\b"
         );
         Regex::new(&pattern).unwrap_or_else(|e| panic!("holder pattern: {e}"))
     })
+}
+
+fn grantor_pattern() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        let roles = role_alternation();
+        // A subject followed by the verb that grants a licence.
+        let pattern = format!(
+            r"(?i)\b(?:the\s+)?(?P<subject>{roles})\s+(?:(?:hereby|also|shall|will|agrees\s+to)\s+){{0,2}}(?:grants?|licen[cs]es)\b"
+        );
+        Regex::new(&pattern).unwrap_or_else(|e| panic!("grantor pattern: {e}"))
+    })
+}
+
+/// The side that grants the first licence in a clause ("The Agency grants the Designer
+/// a licence ..."), when its subject is a known role.
+pub fn grantor_of(text: &str) -> Option<Side> {
+    let caps = grantor_pattern().captures(text)?;
+    let subject = caps.name("subject")?.as_str().to_lowercase();
+    side_of_role(&subject.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+fn side_of_role(role: &str) -> Option<Side> {
+    if PROVIDER_ROLES.contains(&role) {
+        Some(Side::Provider)
+    } else if CLIENT_ROLES.contains(&role) {
+        Some(Side::Client)
+    } else {
+        None
+    }
 }
 
 /// The holder of the first right a clause grants, when its subject is a known role.
@@ -89,18 +124,35 @@ pub fn holder_of(text: &str) -> Option<Holder> {
     if subject.contains("part") {
         return Some(Holder::Mutual);
     }
-    if PROVIDER_ROLES.contains(&subject.as_str()) {
-        Some(Holder::Side(Side::Provider))
-    } else if CLIENT_ROLES.contains(&subject.as_str()) {
-        Some(Holder::Side(Side::Client))
-    } else {
-        None
-    }
+    side_of_role(&subject).map(Holder::Side)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_subject_of_the_granting_verb_grants_the_licence() {
+        let cases = [
+            (
+                "4.4 Licence Back. The Agency grants the Designer a non-exclusive licence to \
+                 display the Final Deliverables in its portfolio.",
+                Some(Side::Client),
+            ),
+            (
+                "5.1 Contributor hereby grants to Company and its Affiliates an exclusive, \
+                 perpetual license.",
+                Some(Side::Provider),
+            ),
+            ("The Licensor shall grant the Licensee a licence.", Some(Side::Provider)),
+            ("Customer hereby licenses to Provider the Customer Data.", Some(Side::Client)),
+            ("The licence is granted solely in connection with the Products.", None),
+            ("Acme Corp grants the Client a licence.", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(grantor_of(text), want, "{text}");
+        }
+    }
 
     #[test]
     fn the_subject_of_the_first_granted_right_holds_it() {
