@@ -215,6 +215,10 @@ fn clauses_defined_by_other_words_are_not_flagged() {
     // limitation.
     let freelance = missing_ids(&r[3]);
     assert!(freelance.iter().any(|m| m == "no_purpose_limitation"), "{freelance:?}");
+    // The vendor's promise not to train on the customer's data (4.1) binds the vendor: it
+    // is not the vendor's own AI-training exclusion.
+    let saas = missing_ids(&r[4]);
+    assert!(saas.iter().any(|m| m == "no_ai_training_exclusion"), "{saas:?}");
 }
 
 #[test]

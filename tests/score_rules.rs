@@ -332,3 +332,37 @@ fn a_licence_the_client_grants_is_not_the_providers_purpose_limitation() {
     let r = report_of(&[grant, licence_back, limited], &labels, Side::Provider);
     assert!(!missing(&r).contains(&"no_purpose_limitation".to_string()), "{:?}", missing(&r));
 }
+
+#[test]
+fn an_ai_ban_that_binds_the_provider_is_not_the_providers_protection() {
+    let labels = ["license_grant", "ai_training_prohibited"];
+    let grant = (
+        "1. Provider grants Customer a non-exclusive right to use the Platform.",
+        vec![0.95, 0.01],
+    );
+    let vendor_promise = (
+        "2. Provider shall process Customer Data only to provide the Platform and shall not use \
+         it to train any machine learning model.",
+        vec![0.01, 0.95],
+    );
+    let missing = |r: &ScoreReport| -> Vec<String> {
+        r.missing_protections.iter().map(|m| m.id.clone()).collect()
+    };
+    let r = report_of(&[grant.clone(), vendor_promise], &labels, Side::Provider);
+    let on = clause_labels(&r);
+    // The ban protects the customer, whose data it keeps out of models, and scores nothing.
+    assert!(
+        on.contains(&("2".into(), "ai_training_prohibited".into(), Some(Side::Client))),
+        "{on:?}"
+    );
+    assert!(r.protections.is_empty(), "{:?}", r.protections);
+    assert!(missing(&r).contains(&"no_ai_training_exclusion".to_string()), "{:?}", missing(&r));
+    // The same ban on the customer's use of the provider's work is the exclusion.
+    let customer_ban = (
+        "3. Customer shall not use the Platform's outputs to train any machine learning model.",
+        vec![0.01, 0.95],
+    );
+    let r = report_of(&[grant, customer_ban], &labels, Side::Provider);
+    assert!(r.protections.iter().any(|p| p.label == "ai_training_prohibited"), "{r:?}");
+    assert!(!missing(&r).contains(&"no_ai_training_exclusion".to_string()), "{:?}", missing(&r));
+}

@@ -85,6 +85,13 @@ pub struct LabelDef {
     /// provider's purpose limitation nor a grant of the provider's work.
     #[serde(default)]
     pub granted: bool,
+    /// Whether the label is a restriction on using the provider's work, read for the
+    /// party it binds. Its `risk` is written for the client it usually binds; a clause
+    /// that binds the provider (a vendor promising not to train models on the customer's
+    /// data) restricts use of the client's material, scores nothing, and is not the
+    /// provider's protection.
+    #[serde(default)]
+    pub binds_client: bool,
     /// Whether the label means one party alone holds the right, so that a clause giving
     /// it to either party is not this label.
     #[serde(default)]

@@ -91,6 +91,7 @@ fn clause_labels(
     // round (see `effective_risk`).
     let holder = holder::holder_of(&clause.text);
     let grantor = holder::grantor_of(&clause.text);
+    let bound = holder::bound_by(&clause.text);
     on.retain_mut(|cl| {
         let Some(index) = taxonomy.index(&cl.label) else {
             return true;
@@ -104,6 +105,11 @@ fn clause_labels(
         if def.granted {
             // A licence is held by the side it is granted to.
             cl.held_by = grantor.map(Side::other);
+            return true;
+        }
+        if def.binds_client {
+            // A restriction protects the side it does not bind.
+            cl.held_by = bound.map(Side::other);
             return true;
         }
         if !def.held_right {
@@ -377,12 +383,13 @@ pub fn assemble(
 
 /// A label's risk for `side`, read for who holds the right: the taxonomy's risk when
 /// the holder is unknown or usual, the mirror image when the clause gives a right to the
-/// side it usually burdens, and none for a licence the client grants: the taxonomy
-/// scores licences of the provider's work, not of the client's material.
+/// side it usually burdens, and none for a licence the client grants or a restriction
+/// that binds the provider: the taxonomy scores the use of the provider's work, not of
+/// the client's material.
 fn effective_risk(def: &LabelDef, held_by: Option<Side>, side: Side) -> i8 {
     if !reads_reversed(def, held_by) {
         def.risk.for_side(side)
-    } else if def.granted {
+    } else if def.granted || def.binds_client {
         0
     } else {
         def.risk.for_side(side.other())
@@ -390,10 +397,12 @@ fn effective_risk(def: &LabelDef, held_by: Option<Side>, side: Side) -> i8 {
 }
 
 /// Whether a clause turns a label round: a right given to the side it usually burdens,
-/// or a licence granted to the provider rather than by it.
+/// a licence granted to the provider rather than by it, or a restriction that binds the
+/// provider rather than the client.
 fn reads_reversed(def: &LabelDef, held_by: Option<Side>) -> bool {
     match held_by {
         Some(holder) if def.granted => holder == Side::Provider,
+        Some(holder) if def.binds_client => holder == Side::Client,
         Some(holder) if def.held_right => def.risk.for_side(holder) < 0,
         _ => false,
     }

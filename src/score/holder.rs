@@ -86,24 +86,32 @@ fn subject_pattern() -> &'static Regex {
     })
 }
 
+/// A known role as the subject of `verb_phrase` (a regex), captured as `subject`.
+fn role_subject_regex(verb_phrase: &str) -> Regex {
+    let pattern = format!(r"(?i)\b(?P<subject>{})\s+{verb_phrase}", role_alternation());
+    Regex::new(&pattern).unwrap_or_else(|e| panic!("role pattern {verb_phrase}: {e}"))
+}
+
+/// The side of the role a match captured as `subject`.
+fn subject_side(caps: &regex::Captures) -> Option<Side> {
+    let subject = caps.name("subject")?.as_str().to_lowercase();
+    side_of_role(&subject.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
 fn grantor_pattern() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
+    // The verb that grants a licence.
     RE.get_or_init(|| {
-        let roles = role_alternation();
-        // A subject followed by the verb that grants a licence.
-        let pattern = format!(
-            r"(?i)\b(?:the\s+)?(?P<subject>{roles})\s+(?:(?:hereby|also|shall|will|agrees\s+to)\s+){{0,2}}(?:grants?|licen[cs]es)\b"
-        );
-        Regex::new(&pattern).unwrap_or_else(|e| panic!("grantor pattern: {e}"))
+        role_subject_regex(
+            r"(?:(?:hereby|also|shall|will|agrees\s+to)\s+){0,2}(?:grants?|licen[cs]es)\b",
+        )
     })
 }
 
 /// The side that grants the first licence in a clause ("The Agency grants the Designer
 /// a licence ..."), when its subject is a known role.
 pub fn grantor_of(text: &str) -> Option<Side> {
-    let caps = grantor_pattern().captures(text)?;
-    let subject = caps.name("subject")?.as_str().to_lowercase();
-    side_of_role(&subject.split_whitespace().collect::<Vec<_>>().join(" "))
+    subject_side(&grantor_pattern().captures(text)?)
 }
 
 fn side_of_role(role: &str) -> Option<Side> {
@@ -114,6 +122,53 @@ fn side_of_role(role: &str) -> Option<Side> {
     } else {
         None
     }
+}
+
+fn bound_pattern() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // The subject of an obligation ("Provider shall", "Licensee agrees").
+    RE.get_or_init(|| {
+        role_subject_regex(
+            r"(?:(?:also|itself|hereby)\s+)?(?:shall|will|must|may|agrees|undertakes|is\s+not|are\s+not)\b",
+        )
+    })
+}
+
+fn negation_word() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)\b(?:not|never|no)\b|n't\b").unwrap_or_else(|e| panic!("negation: {e}"))
+    })
+}
+
+/// The side a clause's first prohibition binds: the role that is the subject of an
+/// obligation with a negation before the next role subject or the end of the sentence
+/// ("Provider shall process Customer Data only to provide the Platform and shall not use
+/// it to train ..." binds the provider). None when no known role is so bound.
+pub fn bound_by(text: &str) -> Option<Side> {
+    let subjects: Vec<_> = bound_pattern().captures_iter(text).collect();
+    for (k, caps) in subjects.iter().enumerate() {
+        let whole = caps.get(0)?;
+        let end = subjects.get(k + 1).and_then(|c| c.get(0)).map_or(text.len(), |m| m.start());
+        let scope = &text[whole.start()..end];
+        let scope = &scope[..sentence_end(scope, whole.len())];
+        if negation_word().is_match(scope) {
+            return subject_side(caps);
+        }
+    }
+    None
+}
+
+/// The end of the sentence that starts `scope`, looking from byte `from` on: a full stop
+/// or semicolon followed by a space (so "U.K." and "1.2" do not end it).
+fn sentence_end(scope: &str, from: usize) -> usize {
+    let bytes = scope.as_bytes();
+    (from..bytes.len())
+        .find(|&i| {
+            matches!(bytes[i], b'.' | b';')
+                && bytes.get(i + 1).is_none_or(|b| b.is_ascii_whitespace())
+        })
+        .unwrap_or(scope.len())
 }
 
 /// The holder of the first right a clause grants, when its subject is a known role.
@@ -130,6 +185,35 @@ pub fn holder_of(text: &str) -> Option<Holder> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prohibition_binds_the_role_that_is_its_subject() {
+        let cases = [
+            (
+                "4.1 As between the parties, Customer owns all Customer Data. Provider shall \
+                 process Customer Data only to provide the Platform and shall not use it to \
+                 train any machine learning model offered to other customers.",
+                Some(Side::Provider),
+            ),
+            (
+                "4.1 No Training. Licensee shall not use the Images, or any part of them, to \
+                 train, fine-tune, test or improve any AI System.",
+                Some(Side::Client),
+            ),
+            (
+                "Licensee shall pay the fee on signature. Contractor shall never upload the \
+                 Client's drawings to an AI service.",
+                Some(Side::Provider),
+            ),
+            ("The Agency agrees not to input the Artwork into any AI tool.", Some(Side::Client)),
+            // A possessive names the work, not the party bound.
+            ("The Photographer's frames must not be sent to any AI service.", None),
+            ("The Images may not be used to train any model.", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(bound_by(text), want, "{text}");
+        }
+    }
 
     #[test]
     fn the_subject_of_the_granting_verb_grants_the_licence() {

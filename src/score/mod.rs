@@ -44,8 +44,10 @@ pub const MIN_PROBABILITY: f32 = 0.5;
 pub struct ClauseLabel {
     pub label: String,
     pub probability: f32,
-    /// For a right one party holds (to terminate, to change the terms): the side the
-    /// clause gives it to, when its subject names a party's role (see [`holder`]).
+    /// Who benefits, when the clause names the parties by role (see [`holder`]): for a
+    /// right one party holds (to terminate, to change the terms), the side the clause
+    /// gives it to; for a licence, its licensee; for an AI restriction, the side it
+    /// protects (the other side from the one it binds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub held_by: Option<Side>,
 }
