@@ -98,8 +98,11 @@ def f1_of(p, r):
     return 0.0 if p + r == 0 else 2 * p * r / (p + r)
 
 
-def best_threshold(probs, gold, fallback=0.5):
-    """Threshold maximising F1 of `probs >= t` against boolean `gold`, with its F1."""
+def best_threshold(probs, gold, fallback=0.5, ceiling=1.0):
+    """Threshold maximising F1 of `probs >= t` against boolean `gold`, with its F1.
+
+    Only cuts whose lower side is under `ceiling` are tried, and a cut is never set above
+    it (as `termscore train` tunes its thresholds, at no more than 0.5)."""
     positives = int(gold.sum())
     if positives == 0:
         return fallback, 0.0
@@ -110,6 +113,10 @@ def best_threshold(probs, gold, fallback=0.5):
     # Cut only after the last of a run of equal probabilities.
     nxt = np.append(p_sorted[1:], -np.inf)
     cuts = np.nonzero(p_sorted != nxt)[0]
+    if ceiling < 1.0:
+        cuts = cuts[np.append(p_sorted[1:], 0.0)[cuts] < ceiling]
+        if len(cuts) == 0:
+            return min(fallback, ceiling), 0.0
     prec = tp[cuts] / (tp[cuts] + fp[cuts])
     rec = tp[cuts] / positives
     denom = prec + rec
@@ -117,7 +124,7 @@ def best_threshold(probs, gold, fallback=0.5):
     k = int(np.argmax(f1))  # first maximum: the highest threshold among ties
     i = cuts[k]
     lower = p_sorted[i + 1] if i + 1 < len(p_sorted) else 0.0
-    return float((p_sorted[i] + lower) / 2), float(f1[k])
+    return float(min((p_sorted[i] + lower) / 2, ceiling)), float(f1[k])
 
 
 def label_matrix(label_sets, labels):
@@ -149,11 +156,11 @@ def fit_predict(x_train, y_train, x_eval_list, c):
     return outs
 
 
-def tune(probs, y_dev):
+def tune(probs, y_dev, ceiling=1.0):
     """Per-label thresholds and the dev macro-F1 over labels with dev positives."""
     thresholds, f1s = [], []
     for j in range(y_dev.shape[1]):
-        t, f = best_threshold(probs[:, j], y_dev[:, j])
+        t, f = best_threshold(probs[:, j], y_dev[:, j], ceiling=ceiling)
         thresholds.append(t)
         if y_dev[:, j].any():
             f1s.append(f)
@@ -230,7 +237,7 @@ def run(args):
     dev_by_c = {}
     for c in C_GRID:
         dev_probs, test_probs = fit_predict(x_train, y_train, [x_dev, x_test], c)
-        thresholds, dev_f1 = tune(dev_probs, y_dev)
+        thresholds, dev_f1 = tune(dev_probs, y_dev, args.max_threshold)
         dev_by_c[f"{c:g}"] = dev_f1
         log(f"{args.name}: C={c:g} dev macro-F1 {dev_f1:.4f}")
         if best is None or dev_f1 > best[0]:
@@ -245,6 +252,7 @@ def run(args):
         "macro_f1": macro,
         "per_label": per_label,
         "c": c,
+        "max_threshold": args.max_threshold,
         "seconds": round(time.monotonic() - start, 2),
         "train_examples": len(train_texts),
         "dev_examples": len(dev_texts),
@@ -267,6 +275,8 @@ def main():
     ap.add_argument("--test", required=True, type=Path)
     ap.add_argument("--out", type=Path, help="where to write the JSON report")
     ap.add_argument("--seed", type=int, default=7, help="seed of the carved dev split")
+    ap.add_argument("--max-threshold", type=float, default=1.0,
+                    help="highest threshold tuning may choose (0.5: as termscore train)")
     args = ap.parse_args()
     try:
         report = run(args)
