@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::dataset::Dataset;
-use super::metrics::Report;
+use super::metrics::{four_places, Report};
 use super::model::Classifier;
 use super::train::TrainLog;
 
@@ -104,8 +104,8 @@ pub fn training_card(
         log.dev_examples,
         log.best_epoch,
         log.epochs.len(),
-        log.dev_best_f1.map_or("-".to_string(), |f| format!("{f:.4}")),
-        log.dev_macro_f1.map_or("-".to_string(), |f| format!("{f:.4}")),
+        four_places(log.dev_best_f1),
+        four_places(log.dev_macro_f1),
         log.seconds,
         m.training.get("options").map(|o| o.to_string()).unwrap_or_default()
     );
@@ -113,15 +113,14 @@ pub fn training_card(
         s,
         "| epoch | train loss | dev macro-F1, best cuts | dev macro-F1 | seconds |\n|---|---|---|---|---|"
     );
-    let four = |x: Option<f64>| x.map(|f| format!("{f:.4}")).unwrap_or_else(|| "-".into());
     for e in &log.epochs {
         let _ = writeln!(
             s,
             "| {} | {:.4} | {} | {} | {:.0} |",
             e.epoch,
             e.train_loss,
-            four(e.dev_best_f1),
-            four(e.dev_macro_f1),
+            four_places(e.dev_best_f1),
+            four_places(e.dev_macro_f1),
             e.seconds
         );
     }

@@ -103,6 +103,11 @@ pub fn evaluate(labels: &[String], gold: &[Vec<String>], predicted: &[Vec<String
     }
 }
 
+/// An optional score with four decimals, or "-" when there is none (no dev data).
+pub fn four_places(score: Option<f64>) -> String {
+    score.map_or_else(|| "-".to_string(), |f| format!("{f:.4}"))
+}
+
 /// The threshold on `probs` that maximises F1 against `gold` (booleans), searched over
 /// the observed probabilities at or below `ceiling`; ties go to the threshold in the
 /// middle of the best run, and `fallback` is used when there are no positives.

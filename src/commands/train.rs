@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use termscore::classify::cache::StateCache;
 use termscore::classify::dataset::{self, Dataset};
 use termscore::classify::linear::LinearOptions;
+use termscore::classify::metrics::four_places;
 use termscore::classify::model::{Classifier, EncoderRef};
 use termscore::classify::taxonomy::Taxonomy;
 use termscore::classify::train::{self, Components, Event, TrainOptions};
@@ -128,8 +129,8 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
                          {:.0}s",
                         e.epoch,
                         e.train_loss,
-                        e.dev_best_f1.map(|f| format!("{f:.4}")).unwrap_or_else(|| "-".into()),
-                        e.dev_macro_f1.map(|f| format!("{f:.4}")).unwrap_or_else(|| "-".into()),
+                        four_places(e.dev_best_f1),
+                        four_places(e.dev_macro_f1),
                         e.seconds
                     );
                     // A hidden bar (stderr is not a terminal) prints nothing itself.
@@ -161,8 +162,8 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         model.meta.labels.len(),
         log.best_epoch,
         log.epochs.len(),
-        log.dev_best_f1.map_or("-".to_string(), |f| format!("{f:.4}")),
-        log.dev_macro_f1.map_or("-".to_string(), |f| format!("{f:.4}")),
+        four_places(log.dev_best_f1),
+        four_places(log.dev_macro_f1),
         log.seconds
     )?;
     Ok(ExitCode::Clean)

@@ -2,6 +2,7 @@
 //! [`ScoreReport`]. [`Scorer`] holds the loaded models, so a bulk scan or a server loads
 //! them once and scores many documents.
 
+use std::cell::LazyCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -88,10 +89,11 @@ fn clause_labels(
         .collect();
     // Rights one party holds: who holds this one? A right given to either party is
     // not one-sided; one given to the side that usually bears it reads the other way
-    // round (see `effective_risk`).
-    let holder = holder::holder_of(&clause.text);
-    let grantor = holder::grantor_of(&clause.text);
-    let bound = holder::bound_by(&clause.text);
+    // round (see `effective_risk`). Each reading of the parties runs only for a clause
+    // with a label that needs it.
+    let holder = LazyCell::new(|| holder::holder_of(&clause.text));
+    let grantor = LazyCell::new(|| holder::grantor_of(&clause.text));
+    let bound = LazyCell::new(|| holder::bound_by(&clause.text));
     on.retain_mut(|cl| {
         let Some(index) = taxonomy.index(&cl.label) else {
             return true;
@@ -104,18 +106,18 @@ fn clause_labels(
         let def = &taxonomy.labels[index];
         if def.granted {
             // A licence is held by the side it is granted to.
-            cl.held_by = grantor.map(Side::other);
+            cl.held_by = (*grantor).map(Side::other);
             return true;
         }
         if def.binds_client {
             // A restriction protects the side it does not bind.
-            cl.held_by = bound.map(Side::other);
+            cl.held_by = (*bound).map(Side::other);
             return true;
         }
         if !def.held_right {
             return true;
         }
-        match holder {
+        match *holder {
             Some(Holder::Mutual) => !def.one_sided,
             Some(Holder::Side(s)) => {
                 cl.held_by = Some(s);

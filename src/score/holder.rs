@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
+use crate::classify::lexical::negated_ranges;
 use crate::classify::taxonomy::Side;
 
 /// Who holds the right a clause grants.
@@ -92,10 +93,15 @@ fn role_subject_regex(verb_phrase: &str) -> Regex {
     Regex::new(&pattern).unwrap_or_else(|e| panic!("role pattern {verb_phrase}: {e}"))
 }
 
+/// The role a match captured as `subject`, lower-cased with single spaces.
+fn subject_name(caps: &regex::Captures) -> Option<String> {
+    let subject = caps.name("subject")?.as_str().to_lowercase();
+    Some(subject.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
 /// The side of the role a match captured as `subject`.
 fn subject_side(caps: &regex::Captures) -> Option<Side> {
-    let subject = caps.name("subject")?.as_str().to_lowercase();
-    side_of_role(&subject.split_whitespace().collect::<Vec<_>>().join(" "))
+    side_of_role(&subject_name(caps)?)
 }
 
 fn grantor_pattern() -> &'static Regex {
@@ -134,25 +140,25 @@ fn bound_pattern() -> &'static Regex {
     })
 }
 
-fn negation_word() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"(?i)\b(?:not|never|no)\b|n't\b").unwrap_or_else(|e| panic!("negation: {e}"))
-    })
-}
-
 /// The side a clause's first prohibition binds: the role that is the subject of an
-/// obligation with a negation before the next role subject or the end of the sentence
-/// ("Provider shall process Customer Data only to provide the Platform and shall not use
-/// it to train ..." binds the provider). None when no known role is so bound.
+/// obligation with a negation (as [`negated_ranges`] reads them) before the next role
+/// subject or the end of the sentence ("Provider shall process Customer Data only to
+/// provide the Platform and shall not use it to train ..." binds the provider). None when
+/// no known role is so bound.
 pub fn bound_by(text: &str) -> Option<Side> {
     let subjects: Vec<_> = bound_pattern().captures_iter(text).collect();
+    if subjects.is_empty() {
+        return None;
+    }
+    let negated = negated_ranges(text);
     for (k, caps) in subjects.iter().enumerate() {
         let whole = caps.get(0)?;
         let end = subjects.get(k + 1).and_then(|c| c.get(0)).map_or(text.len(), |m| m.start());
         let scope = &text[whole.start()..end];
-        let scope = &scope[..sentence_end(scope, whole.len())];
-        if negation_word().is_match(scope) {
+        let scope_end = whole.start() + sentence_end(scope, whole.len());
+        // A negated range starts just after its cue, so a cue inside the scope opens a
+        // range that starts after the subject and no later than the scope's end.
+        if negated.iter().any(|r| whole.start() < r.start && r.start <= scope_end) {
             return subject_side(caps);
         }
     }
@@ -173,9 +179,7 @@ fn sentence_end(scope: &str, from: usize) -> usize {
 
 /// The holder of the first right a clause grants, when its subject is a known role.
 pub fn holder_of(text: &str) -> Option<Holder> {
-    let caps = subject_pattern().captures(text)?;
-    let subject = caps.name("subject")?.as_str().to_lowercase();
-    let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+    let subject = subject_name(&subject_pattern().captures(text)?)?;
     if subject.contains("part") {
         return Some(Holder::Mutual);
     }
